@@ -1,0 +1,1 @@
+//! TODO(error): owned by a helper; see the module plan in main.rs.

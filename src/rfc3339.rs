@@ -1,0 +1,1 @@
+//! TODO(rfc3339): owned by a helper; see the module plan in main.rs.

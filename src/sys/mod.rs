@@ -1,0 +1,2 @@
+//! `sys`: the impure, thin shell — the only code that talks to the kernel
+//! (fork/exec, signals, fds, files, sockets, the clock).
