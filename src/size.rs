@@ -1,1 +1,4 @@
-//! TODO(size): owned by a helper; see the module plan in main.rs.
+//! Sizes: parse `10MiB`; format. (Placeholder until the config branch lands.)
+pub fn format(n: u64) -> String {
+    format!("{n}B")
+}
