@@ -15,6 +15,10 @@
 //! grandchild may hold the pipe open forever: at exit we read what is
 //! there and stop. After a normal exit, whatever is left in the group is
 //! killed too, so a probe cannot leak background processes each interval.
+//!
+//! The one wait that remains is inside `Command::spawn`: it reads std's
+//! close-on-exec error pipe until the child has exec'd (or failed to),
+//! which takes the time of a fork + exec, not of the probe.
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -292,6 +292,27 @@ mod tests {
     }
 
     #[test]
+    fn status_line_in_pieces() {
+        // One byte per segment: the reader must resume across POLLINs.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_nodelay(true).unwrap();
+            for b in b"HTTP/1.1 500 Oops\r\n" {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+            }
+            let _ = s.read(&mut [0u8; 512]);
+        });
+        assert_eq!(
+            probe(addr, Duration::from_secs(5)),
+            Outcome::Failure("status 500".into())
+        );
+    }
+
+    #[test]
     fn status_503_fails() {
         assert_eq!(
             answer(b"HTTP/1.1 503 Service Unavailable\r\n\r\n"),

@@ -16,7 +16,9 @@
 //! 2. `ps.wait(earliest deadline − now)`; include `attempt.deadline()`.
 //! 3. `attempt.on_poll(&ps)`; for a reaped pid equal to `attempt.pid()`,
 //!    `attempt.on_exit(status)`; if `now >= attempt.deadline()`,
-//!    `attempt.on_timeout(now)`.
+//!    `attempt.on_timeout(now)`. Exits before timeouts: an exit reaped in
+//!    the same turn as the deadline then counts, and `on_timeout` never
+//!    signals a group whose leader was already reaped.
 //! 4. `attempt.take_outcome()` once it is `Some`. An exec attempt that was
 //!    killed on timeout still reports its `pid()` until its exit has been
 //!    delivered, so the reaper can route it (it is then ignored).
@@ -102,6 +104,17 @@ impl Attempt {
         };
         a.apply(step);
         a
+    }
+
+    /// An attempt that failed before it could start (e.g. the address
+    /// did not resolve), so callers handle every failure the same way.
+    pub fn failed(message: String, timeout: Duration, now: Instant) -> Attempt {
+        Attempt {
+            deadline: now + timeout,
+            timeout,
+            outcome: Some(Outcome::Failure(message)),
+            machine: Machine::Idle,
+        }
     }
 
     /// Add this attempt's fd (if any) to `ps` with the events it waits

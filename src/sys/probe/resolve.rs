@@ -10,6 +10,17 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
+use crate::plan::ProbeKind;
+
+/// The addresses a probe connects to: `resolve(host, port)` for tcp and
+/// http, no addresses (and no lookup) for exec. Blocks for names, see above.
+pub fn resolve_probe(kind: &ProbeKind) -> Result<Vec<SocketAddr>, String> {
+    match kind {
+        ProbeKind::Exec(_) | ProbeKind::Shell(_) => Ok(Vec::new()),
+        ProbeKind::Tcp { host, port } | ProbeKind::Http { host, port, .. } => resolve(host, *port),
+    }
+}
+
 /// The addresses of `host:port`, in the resolver's order (the tcp
 /// connector tries them in this order). Errors are one lowercase line:
 /// `resolve db.internal: failed to lookup address information: ...`.
@@ -54,6 +65,22 @@ mod tests {
         assert_eq!(
             resolve("::1", 8080).unwrap(),
             vec!["[::1]:8080".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn probe_kinds() {
+        let exec = ProbeKind::Shell("true".into());
+        assert_eq!(resolve_probe(&exec).unwrap(), vec![]);
+        let http = ProbeKind::Http {
+            url: "http://127.0.0.1:3000/health".into(),
+            host: "127.0.0.1".into(),
+            port: 3000,
+            path: "/health".into(),
+        };
+        assert_eq!(
+            resolve_probe(&http).unwrap(),
+            vec!["127.0.0.1:3000".parse().unwrap()]
         );
     }
 
