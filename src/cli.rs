@@ -10,6 +10,12 @@
 //! once with better context. The exceptions are the few values this module
 //! itself must interpret: `--lines` (a number in `Command::Logs`).
 //!
+//! Usage rules decided here, beyond the table: a flag given twice is an
+//! error (except `--env`); `tend run` takes its command only after `--`;
+//! per-process flags and `--interactive` need `-- CMD`; `-c` with `-- CMD`,
+//! and `--interactive` with `--detach`, are errors; a flag's value may not
+//! be empty or `--`; an empty `TEND_DIR` counts as unset.
+//!
 //! # Adding a flag
 //!
 //! Add a row to `FLAGS`. A `run` per-process flag needs only its config key;
@@ -260,7 +266,7 @@ pub enum Group {
 /// One row of the flag table.
 #[derive(Debug)]
 pub struct Flag {
-    /// Without the dashes: "restart-delay".
+    /// With the dashes: "--restart-delay".
     pub long: &'static str,
     pub short: Option<char>,
     pub takes: Takes,
