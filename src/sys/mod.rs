@@ -2,3 +2,4 @@
 //! (fork/exec, signals, fds, files, sockets, the clock).
 
 pub mod poll;
+pub mod probe;
