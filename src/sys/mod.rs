@@ -3,3 +3,11 @@
 
 pub mod poll;
 pub mod probe;
+pub mod ffi;
+pub mod lock;
+pub mod logs;
+pub mod output;
+pub mod procfs;
+pub mod signals;
+pub mod spawn;
+pub mod timers;

@@ -87,3 +87,44 @@ pub fn descendants(root: u32) -> Vec<(u32, u64)> {
     }
     out
 }
+
+/// Processes outside group `pgid` that descend from a supervised child
+/// named `name` and escaped its group (a daemon that called setsid):
+/// recognised by the `TEND_PROCESS=name` marker tend puts in every child's
+/// environment, among tend's own descendants. Returns (pid, start time).
+pub fn escaped(tend_pid: u32, pgid: u32, name: &str) -> Vec<(u32, u64)> {
+    #[cfg(target_os = "linux")]
+    {
+        let marker = format!("TEND_PROCESS={name}");
+        let procs = all_processes();
+        let mut under: Vec<u32> = vec![tend_pid];
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < under.len() {
+            let parent = under[i];
+            for &(pid, ppid, pgrp, start, _) in &procs {
+                if ppid == parent && !under.contains(&pid) {
+                    under.push(pid);
+                    if pgrp != pgid && has_env(pid, &marker) {
+                        out.push((pid, start));
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (tend_pid, pgid, name);
+        Vec::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn has_env(pid: u32, entry: &str) -> bool {
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(env) => env.split(|&b| b == 0).any(|e| e == entry.as_bytes()),
+        Err(_) => false,
+    }
+}
