@@ -191,7 +191,10 @@ pub fn prometheus(doc: &StatusDoc) -> String {
         "gauge",
         "Seconds since tend started.",
     );
-    out.push_str(&format!("tend_uptime_seconds {}\n", secs(doc.tend.uptime_ms)));
+    out.push_str(&format!(
+        "tend_uptime_seconds {}\n",
+        secs(doc.tend.uptime_ms)
+    ));
 
     type Value = fn(&ProcStatus) -> Option<String>;
     let families: [(&str, &str, &str, Value); 5] = [
