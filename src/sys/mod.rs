@@ -12,3 +12,7 @@ pub mod procfs;
 pub mod signals;
 pub mod spawn;
 pub mod timers;
+pub mod event_loop;
+pub mod watch;
+pub mod daemon;
+pub mod run;
