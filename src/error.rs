@@ -66,9 +66,17 @@ pub enum ConfigError {
         key: String,
         cycle: Vec<String>,
     },
-    /// A well-formed value tend deliberately does not support, or a flag in
-    /// the wrong mode; `message` says what to do instead.
-    NotSupported {
+    /// `depends_on` names a process that does not exist.
+    UnknownProcess {
+        origin: String,
+        key: String,
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// A rule that is not about one value's shape (a self-dependency, an
+    /// https probe, a flag in the wrong mode); `message` says what is wrong
+    /// and what to do instead.
+    Rule {
         origin: String,
         key: String,
         message: String,
@@ -160,7 +168,20 @@ impl fmt::Display for ConfigError {
                 prefix(f, origin, key)?;
                 write!(f, "dependency cycle: {}", cycle.join(" -> "))
             }
-            ConfigError::NotSupported {
+            ConfigError::UnknownProcess {
+                origin,
+                key,
+                name,
+                suggestion,
+            } => {
+                prefix(f, origin, key)?;
+                write!(f, "unknown process \"{name}\"")?;
+                match suggestion {
+                    Some(s) => write!(f, " (did you mean \"{s}\"?)"),
+                    None => Ok(()),
+                }
+            }
+            ConfigError::Rule {
                 origin,
                 key,
                 message,
