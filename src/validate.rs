@@ -183,7 +183,12 @@ pub fn plan_for_run(run: &RunArgs, cwd: &Path) -> Result<Plan, Vec<ConfigError>>
         return plan_from_flags(run, cwd);
     }
     let (shown, path) = match &run.config {
-        Some(p) => (p.clone(), cwd.join(p)),
+        // Absolute, so that `Plan::source` still names the file for a
+        // reload whatever the current directory is by then.
+        Some(p) => (
+            p.clone(),
+            std::path::absolute(cwd.join(p)).unwrap_or(cwd.join(p)),
+        ),
         None => {
             let p = cwd.join("tend.json");
             if !p.exists() {
@@ -648,11 +653,9 @@ impl Ctx {
 
     /// A duration greater than zero.
     fn duration_pos(&mut self, key: &str, v: &Value) -> Option<Duration> {
-        let before = self.errors.len();
         let d = self.duration(key, v)?;
         if d.is_zero() {
             let expected = format!("a duration greater than 0 ({})", self.dur_expected());
-            self.errors.truncate(before);
             self.push_invalid(key, v, &expected);
             return None;
         }
@@ -1281,7 +1284,7 @@ impl Ctx {
             .filter(|(_, p)| !p.name.is_empty())
             .map(|(i, p)| (p.name.as_str(), i))
             .collect();
-        let names: Vec<&str> = procs.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = index.keys().copied().collect();
         // Edges that point at a real other process, for the cycle search.
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); procs.len()];
         for (i, p) in procs.iter().enumerate() {
@@ -1534,6 +1537,110 @@ pub fn normalized_json(plan: &Plan) -> Value {
         "http": plan.http,
         "hooks": hooks,
     })
+}
+
+/// `normalized_json` as text for `tend check`: two-space indented, keys in
+/// SPEC §2 order (serde_json's map sorts them alphabetically, which would
+/// put `name` in the middle of a process), arrays of scalars on one line.
+/// User-named keys (env variables, dependency names, hook events) stay in
+/// sorted order. Ends with a newline.
+pub fn normalized_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    write_json(&normalized_json(plan), 0, true, &mut out);
+    out.push('\n');
+    out
+}
+
+/// Every key `normalized_json` writes below the top level, in the order
+/// SPEC §2 lists them.
+const KEY_ORDER: &[&str] = &[
+    "name",
+    "command",
+    "args",
+    "cwd",
+    "env",
+    "user",
+    "restart",
+    "restart_delay",
+    "backoff_max",
+    "backoff_factor",
+    "min_uptime",
+    "max_restarts",
+    "restart_window",
+    "breaker_cooldown",
+    "success_exit_codes",
+    "stop_signal",
+    "stop_timeout",
+    "startup",
+    "liveness",
+    "readiness",
+    "exec",
+    "tcp",
+    "http",
+    "interval",
+    "timeout",
+    "failure_threshold",
+    "success_threshold",
+    "initial_delay",
+    "depends_on",
+    "limits",
+    "memory",
+    "runtime",
+    "procs",
+    "on_limit",
+    "log",
+    "max_size",
+    "keep",
+];
+
+fn write_json(v: &Value, indent: usize, ordered: bool, out: &mut String) {
+    let pad = |n: usize| "  ".repeat(n);
+    match v {
+        Value::Object(m) if m.is_empty() => out.push_str("{}"),
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            if ordered {
+                // The top level has its own order (its `http` is not a
+                // probe's).
+                let order = if indent == 0 { TOP_KEYS } else { KEY_ORDER };
+                keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
+            }
+            out.push_str("{\n");
+            for (i, k) in keys.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                out.push_str(&Value::String((*k).clone()).to_string());
+                out.push_str(": ");
+                let child_ordered = !matches!(k.as_str(), "env" | "depends_on" | "hooks");
+                write_json(&m[k.as_str()], indent + 1, ordered && child_ordered, out);
+                if i + 1 < keys.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(indent));
+            out.push('}');
+        }
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            let parts: Vec<String> = items.iter().map(Value::to_string).collect();
+            out.push('[');
+            out.push_str(&parts.join(", "));
+            out.push(']');
+        }
+        Value::Array(items) => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(&pad(indent + 1));
+                write_json(item, indent + 1, ordered, out);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            out.push_str(&pad(indent));
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 fn proc_json(p: &ProcSpec) -> Value {
@@ -2542,5 +2649,30 @@ mod tests {
         for f in PROC_FLAGS {
             assert!(PROC_KEYS.contains(f) || f.starts_with("health_"), "{f}");
         }
+    }
+
+    #[test]
+    fn normalized_text_is_in_spec_order_and_reads_back() {
+        let plan = ok(
+            r#"{"processes": [{"name": "web", "command": "node", "args": ["a, b", "c"],
+                "env": {"name": "x", "A": "y"}, "liveness": {"tcp": "[::1]:80"}}],
+                "hooks": {"gave_up": ["alert", "{name}"]}}"#,
+        );
+        let text = normalized_text(&plan);
+        assert!(
+            text.starts_with(
+                "{\n  \"processes\": [\n    {\n      \"name\": \"web\",\n      \"command\": \"node\",\n      \"args\": [\"a, b\", \"c\"],\n      \"cwd\": null,\n      \"env\": {\n        \"A\": \"y\",\n        \"name\": \"x\"\n      },\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\"liveness\": {\n        \"tcp\": \"[::1]:80\",\n        \"interval\": \"10s\","
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("  \"stop_file\": null,\n  \"tick\": \"1m\",\n  \"http\": null,\n  \"hooks\": {\n    \"gave_up\": [\"alert\", \"{name}\"]\n  }\n}\n"), "{text}");
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, normalized_json(&plan));
     }
 }
