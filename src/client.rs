@@ -1,1 +1,5 @@
-//! TODO(client): owned by a helper; see the module plan in main.rs.
+//! Client commands (placeholder until the control branch lands).
+pub fn main(_cli: &crate::cli::Cli) -> u8 {
+    eprintln!("tend: not implemented yet");
+    1
+}

@@ -47,17 +47,8 @@ fn run() -> u8 {
 fn check(path: &std::path::Path) -> u8 {
     match validate::plan_from_file(path) {
         Ok(plan) => {
-            let v = validate::normalized_json(&plan);
-            match serde_json::to_string_pretty(&v) {
-                Ok(s) => {
-                    println!("{s}");
-                    0
-                }
-                Err(e) => {
-                    eprintln!("tend: error: {e}");
-                    1
-                }
-            }
+            print!("{}", validate::normalized_text(&plan));
+            0
         }
         Err(errs) => {
             for e in &errs {

@@ -210,9 +210,8 @@ impl Fleet {
                 if !needs_stop {
                     continue;
                 }
-                let dependents_down = (0..self.procs.len()).all(|j| {
-                    !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up()
-                });
+                let dependents_down = (0..self.procs.len())
+                    .all(|j| !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up());
                 if dependents_down {
                     self.feed(i, Input::Stop, now, out);
                 }
@@ -254,7 +253,8 @@ impl Fleet {
             let Some(status) = p.final_status() else {
                 continue;
             };
-            let ok = matches!(status, ExitStatus::Code(c) if p.spec.success_exit_codes.contains(&c));
+            let ok =
+                matches!(status, ExitStatus::Code(c) if p.spec.success_exit_codes.contains(&c));
             if ok {
                 continue;
             }

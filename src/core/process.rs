@@ -78,7 +78,11 @@ pub enum Input {
     /// One of this process's deadlines passed.
     Due,
     /// A probe attempt finished.
-    ProbeDone { role: Role, ok: bool, message: String },
+    ProbeDone {
+        role: Role,
+        ok: bool,
+        message: String,
+    },
     /// The shell measured the process group for `limits`.
     LimitSample { rss_bytes: u64, procs: u32 },
     /// Second shutdown signal: SIGKILL the group now.
@@ -239,7 +243,10 @@ impl Proc {
 
     /// True when the process has a child (or is about to get one).
     pub fn is_up(&self) -> bool {
-        matches!(self.state, State::Starting | State::Running | State::Stopping)
+        matches!(
+            self.state,
+            State::Starting | State::Running | State::Stopping
+        )
     }
 
     /// Done for good: nothing will start it again without a request.
@@ -445,9 +452,12 @@ impl Proc {
                             self.emit(out, EventKind::Healthy { probe: "startup" });
                         }
                     }
-                    Verdict::BecameHealthy => {
-                        self.emit(out, EventKind::Healthy { probe: role.as_str() })
-                    }
+                    Verdict::BecameHealthy => self.emit(
+                        out,
+                        EventKind::Healthy {
+                            probe: role.as_str(),
+                        },
+                    ),
                     Verdict::Restart { error } => {
                         self.last_error = Some(error.clone());
                         self.emit(

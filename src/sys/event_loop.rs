@@ -151,7 +151,11 @@ pub fn wall_ms() -> u64 {
 }
 
 impl Supervisor {
-    pub fn new(plan: Plan, opts: Options, control: Option<ControlServer>) -> std::io::Result<Supervisor> {
+    pub fn new(
+        plan: Plan,
+        opts: Options,
+        control: Option<ControlServer>,
+    ) -> std::io::Result<Supervisor> {
         let single = plan.single;
         let mut sigs: Vec<i32> = vec![
             libc::SIGCHLD,
@@ -239,7 +243,11 @@ impl Supervisor {
             "started (pid {}, {} process{})",
             ffi::getpid(),
             self.fleet.procs.len(),
-            if self.fleet.procs.len() == 1 { "" } else { "es" }
+            if self.fleet.procs.len() == 1 {
+                ""
+            } else {
+                "es"
+            }
         ));
         let tick = self.plan.tick;
         if !tick.is_zero() {
@@ -463,7 +471,8 @@ impl Supervisor {
                     // Tolerate ENOTTY and friends: no terminal, no job control.
                     let _ = ffi::tcsetpgrp(0, sp.pid);
                 }
-                self.fleet.on_proc(i, Input::Spawned { pid: sp.pid }, self.now)
+                self.fleet
+                    .on_proc(i, Input::Spawned { pid: sp.pid }, self.now)
             }
             Err(e) => {
                 self.say(&e.message);
@@ -483,7 +492,9 @@ impl Supervisor {
     /// (a daemon that called setsid): found by the `TEND_PROCESS` marker
     /// tend puts in each child's environment.
     fn signal_escaped(&mut self, i: usize, sig: i32) {
-        let Some(pgid) = self.runs[i].pgid else { return };
+        let Some(pgid) = self.runs[i].pgid else {
+            return;
+        };
         if sig != self.fleet.procs[i].spec.stop_signal && sig != libc::SIGKILL {
             return;
         }
@@ -673,9 +684,7 @@ impl Supervisor {
     fn read_outputs(&mut self) {
         let mut k = 0;
         while k < self.outputs.len() {
-            let ready = self.outputs[k]
-                .idx
-                .is_some_and(|idx| self.ps.readable(idx));
+            let ready = self.outputs[k].idx.is_some_and(|idx| self.ps.readable(idx));
             if ready && !self.read_output(k, 16) {
                 self.close_output(k);
                 continue;
@@ -980,10 +989,7 @@ impl Supervisor {
     fn on_stop_file(&mut self) {
         if let Err(e) = std::fs::remove_file(&self.stop_file) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                self.say(&format!(
-                    "cannot remove {}: {e}",
-                    self.stop_file.display()
-                ));
+                self.say(&format!("cannot remove {}: {e}", self.stop_file.display()));
             }
         }
         if !self.fleet.is_shutting_down() {
@@ -1029,10 +1035,7 @@ impl Supervisor {
                 Ok(idx) => {
                     let mut doc = self.status_doc(false);
                     if !names.is_empty() {
-                        doc.processes = idx
-                            .iter()
-                            .map(|&i| self.proc_status(i))
-                            .collect();
+                        doc.processes = idx.iter().map(|&i| self.proc_status(i)).collect();
                     }
                     let mut r = Reply::ok();
                     r.status = Some(doc);
@@ -1052,8 +1055,12 @@ impl Supervisor {
                 }
                 Err(e) => self.reply(id, Reply::error(e)),
             },
-            Request::Start { names, all, .. } => self.act_request(id, PendingKind::Start, &names, all),
-            Request::Stop { names, all, .. } => self.act_request(id, PendingKind::Stop, &names, all),
+            Request::Start { names, all, .. } => {
+                self.act_request(id, PendingKind::Start, &names, all)
+            }
+            Request::Stop { names, all, .. } => {
+                self.act_request(id, PendingKind::Stop, &names, all)
+            }
             Request::Restart { names, all, .. } => {
                 self.act_request(id, PendingKind::Restart, &names, all)
             }

@@ -62,7 +62,10 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 
 /// What `waitpid(-1, WNOHANG)` found.
 pub enum Reaped {
-    Child { pid: u32, status: libc::c_int },
+    Child {
+        pid: u32,
+        status: libc::c_int,
+    },
     /// Children exist but none has exited.
     None,
     /// No children at all.

@@ -16,14 +16,23 @@ pub struct PidLock {
 
 pub enum LockError {
     /// Another tend holds it (its PID, when readable).
-    Held { path: PathBuf, pid: Option<u32> },
-    Io { path: PathBuf, error: io::Error },
+    Held {
+        path: PathBuf,
+        pid: Option<u32>,
+    },
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
 }
 
 impl std::fmt::Display for LockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LockError::Held { path, pid: Some(pid) } => write!(
+            LockError::Held {
+                path,
+                pid: Some(pid),
+            } => write!(
                 f,
                 "another tend (pid {pid}) is running on {}",
                 path.parent().unwrap_or(path).display()

@@ -113,8 +113,7 @@ impl LogFile {
         let mut batch: Vec<u8> = Vec::new();
         let mut first_err = None;
         for line in lines {
-            if self.size + (batch.len() + line.len()) as u64 > self.max_size && !batch.is_empty()
-            {
+            if self.size + (batch.len() + line.len()) as u64 > self.max_size && !batch.is_empty() {
                 if let Err(e) = self.append(&batch) {
                     first_err.get_or_insert(e);
                 }
@@ -223,7 +222,10 @@ mod tests {
 
     #[test]
     fn splits_lines_across_chunks() {
-        assert_eq!(split(&[b"a\nb", b"c\n", b"\nd"]), vec![b"a".to_vec(), b"bc".to_vec(), b"".to_vec(), b"d".to_vec()]);
+        assert_eq!(
+            split(&[b"a\nb", b"c\n", b"\nd"]),
+            vec![b"a".to_vec(), b"bc".to_vec(), b"".to_vec(), b"d".to_vec()]
+        );
     }
 
     #[test]
@@ -234,7 +236,11 @@ mod tests {
         for chunking in [1usize, 7, 4096, 65536, data.len()] {
             let chunks: Vec<&[u8]> = data.chunks(chunking).collect();
             let out = split(&chunks);
-            assert_eq!(out.iter().map(|l| l.len()).collect::<Vec<_>>(), vec![MAX_LINE, MAX_LINE, 10], "chunking {chunking}");
+            assert_eq!(
+                out.iter().map(|l| l.len()).collect::<Vec<_>>(),
+                vec![MAX_LINE, MAX_LINE, 10],
+                "chunking {chunking}"
+            );
         }
     }
 
@@ -262,7 +268,9 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         f.verify();
         f.append(b"again\n").unwrap();
-        assert!(std::fs::read_to_string(dir.join("x.log")).unwrap().contains("again"));
+        assert!(std::fs::read_to_string(dir.join("x.log"))
+            .unwrap()
+            .contains("again"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -154,9 +154,10 @@ pub fn spawn(spec: &ProcSpec, interactive: bool) -> Result<Spawned, SpawnError> 
             }
             Ok(Spawned { pid, output })
         }
-        Err(e) => {
-            Err(fail(format!("{}: {}", errno_text(&e), quote(&spec.command)), &e))
-        }
+        Err(e) => Err(fail(
+            format!("{}: {}", errno_text(&e), quote(&spec.command)),
+            &e,
+        )),
     }
 }
 
