@@ -45,6 +45,10 @@ pub struct Options {
     /// Running detached: tend's stdout is its own log; child lines are not
     /// copied there (they are in NAME.log already).
     pub detached: bool,
+    /// `--stop-file` / `--http` given on the command line: they win over
+    /// the config file, also after a reload.
+    pub stop_file_override: Option<PathBuf>,
+    pub http_override: Option<String>,
 }
 
 /// Who a PID belongs to, for routing what the reaper finds.
@@ -68,6 +72,23 @@ struct Run {
     resolve_failed_at: HashMap<Role, Mono>,
     /// Escaped descendants signalled at stop, killed when the stop ends.
     escaped: Vec<(u32, u64)>,
+}
+
+impl Run {
+    fn new(spec: &crate::plan::ProcSpec, log_dir: &std::path::Path) -> Run {
+        Run {
+            pgid: None,
+            start_time: None,
+            log: LogFile::new(
+                log_dir.join(format!("{}.log", spec.name)),
+                spec.log.max_size,
+                spec.log.keep,
+            ),
+            addrs: HashMap::new(),
+            resolve_failed_at: HashMap::new(),
+            escaped: Vec::new(),
+        }
+    }
 }
 
 struct Output {
@@ -183,18 +204,7 @@ impl Supervisor {
         let runs = plan
             .processes
             .iter()
-            .map(|p| Run {
-                pgid: None,
-                start_time: None,
-                log: LogFile::new(
-                    opts.log_dir.join(format!("{}.log", p.name)),
-                    p.log.max_size,
-                    p.log.keep,
-                ),
-                addrs: HashMap::new(),
-                resolve_failed_at: HashMap::new(),
-                escaped: Vec::new(),
-            })
+            .map(|p| Run::new(p, &opts.log_dir))
             .collect();
         let stop_file = plan
             .stop_file
@@ -802,6 +812,9 @@ impl Supervisor {
                 }
                 .map(|p| p.kind.clone());
                 let Some(kind) = kind else { continue };
+                if self.runs[i].addrs.contains_key(&role) {
+                    continue;
+                }
                 if let Ok(a) = super::probe::resolve::resolve_probe(&kind) {
                     self.runs[i].addrs.insert(role, a);
                 }
@@ -965,7 +978,9 @@ impl Supervisor {
     }
 
     fn tick(&mut self) {
-        let procs = &self.fleet.procs;
+        let live = self.fleet.live();
+        let procs: Vec<&crate::core::process::Proc> =
+            live.iter().map(|&i| &self.fleet.procs[i]).collect();
         use crate::core::process::State;
         let running = procs.iter().filter(|p| p.state() == State::Running).count();
         let ready = procs.iter().filter(|p| p.ready()).count();
@@ -1113,7 +1128,7 @@ impl Supervisor {
     /// Names → indices; empty means all (when `empty_is_all`).
     fn indices(&self, names: &[String], _empty_is_all: bool) -> Result<Vec<usize>, String> {
         if names.is_empty() {
-            return Ok((0..self.fleet.procs.len()).collect());
+            return Ok(self.fleet.live());
         }
         let mut out = Vec::new();
         let mut unknown = Vec::new();
@@ -1247,7 +1262,63 @@ impl Supervisor {
     // ---------------------------------------------------------------
 
     fn reload(&mut self) -> Result<String, String> {
-        Err("reload is not supported yet: restart tend to apply a changed config".to_string())
+        let Some(src) = self.plan.source.clone() else {
+            return Err(
+                "nothing to reload: this tend runs a single command, not a config file".to_string(),
+            );
+        };
+        let mut plan = crate::validate::plan_from_file(&src).map_err(|errs| {
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        // Command-line overrides outlive reloads.
+        if let Some(sf) = &self.opts.stop_file_override {
+            plan.stop_file = Some(sf.clone());
+        }
+        if let Some(h) = &self.opts.http_override {
+            plan.http = Some(h.clone());
+        }
+        let (acts, sum) = self.fleet.reload(&plan, self.now);
+        while self.runs.len() < self.fleet.procs.len() {
+            let spec = &self.fleet.procs[self.runs.len()].spec;
+            self.runs.push(Run::new(spec, &self.opts.log_dir));
+        }
+        let new_stop = plan
+            .stop_file
+            .clone()
+            .unwrap_or_else(|| self.opts.dir.join("STOP"));
+        if new_stop != self.stop_file {
+            self.stop_file = new_stop;
+            self.watch = StopWatch::new(&self.stop_file).ok();
+            let at = self.watch.is_none().then(|| self.now.after(STOP_FILE_POLL));
+            self.timers.set(Key::StopFile, at);
+        }
+        if plan.tick != self.plan.tick {
+            let at = (!plan.tick.is_zero()).then(|| self.now.after(plan.tick));
+            self.timers.set(Key::Tick, at);
+        }
+        self.plan = plan;
+        self.resolve_probes();
+        self.emit(Event::new(
+            "tend",
+            EventKind::Reload {
+                added: sum.added,
+                removed: sum.removed,
+                changed: sum.changed,
+                unchanged: sum.unchanged,
+            },
+        ));
+        self.apply(acts);
+        Ok(format!(
+            "reloaded {}: {} added, {} removed, {} changed, {} unchanged",
+            src.display(),
+            sum.added,
+            sum.removed,
+            sum.changed,
+            sum.unchanged
+        ))
     }
 
     // ---------------------------------------------------------------
@@ -1314,7 +1385,10 @@ impl Supervisor {
                 uptime_ms: self.mono().0,
                 version: env!("CARGO_PKG_VERSION").to_string(),
             },
-            processes: (0..self.fleet.procs.len())
+            processes: self
+                .fleet
+                .live()
+                .into_iter()
                 .map(|i| self.proc_status(i))
                 .collect(),
             children,

@@ -67,6 +67,8 @@ pub fn main(dir: &Path, run: &RunArgs) -> u8 {
         quiet: run.quiet,
         interactive: run.interactive,
         detached: run.detach,
+        stop_file_override: run.stop_file.as_ref().map(|f| absolute(&cwd, f)),
+        http_override: run.http.clone(),
     };
     let sup = match Supervisor::new(plan, opts, Some(control)) {
         Ok(s) => s,
