@@ -359,7 +359,8 @@ fn reload(dir: &Path, t: &mut Term) -> u8 {
 }
 
 fn shutdown(dir: &Path, t: &mut Term, stop: &dyn Fn() -> bool) -> u8 {
-    match call(dir, &Request::Shutdown { v: VERSION }, Some(READ_TIMEOUT)) {
+    // tend may answer only once it has begun stopping: allow for that.
+    match call(dir, &Request::Shutdown { v: VERSION }, Some(ACTION_TIMEOUT)) {
         Ok((r, _)) if r.ok => {}
         Ok((r, _)) => return t.fail(&reply_error(&r)),
         // Gone before it could answer: that is what was asked.
