@@ -1313,4 +1313,64 @@ mod tests {
         assert_eq!(serve(&mut server, client, echo_ok), vec![r#"{"ok":true}"#]);
         drop(s);
     }
+
+    /// Not a test by itself: the client half of `other_uid_is_refused`,
+    /// run as another user by re-executing this test binary.
+    #[test]
+    #[ignore = "helper run by other_uid_is_refused"]
+    fn peer_client_helper() {
+        let Some(path) = std::env::var_os("TEND_PEER_SOCK") else {
+            return;
+        };
+        let lines = exchange(Path::new(&path), b"{\"v\":1,\"cmd\":\"status\"}\n");
+        println!("REPLY:{}", lines.join("|"));
+    }
+
+    #[test]
+    fn other_uid_is_refused() {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("skipped: needs root to run a client as another uid");
+            return;
+        }
+        let dir = TempDir::new("peer");
+        let mut server = ControlServer::bind(&dir.sock()).unwrap();
+        // Mode 0600 alone already keeps other users out; open it up so the
+        // uid check is what refuses them.
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.sock(), std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sys::control::tests::peer_client_helper",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("TEND_PEER_SOCK", dir.sock())
+            .uid(65534)
+            .gid(65534)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ps = PollSet::default();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "helper did not finish");
+            for (_, req) in turn(&mut server, &mut ps) {
+                panic!("request from another uid passed: {req:?}");
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(
+                r#"REPLY:{"ok":false,"error":"permission denied: uid 65534 is not the owner"}"#
+            ),
+            "stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
