@@ -2,4 +2,17 @@
 //! (fork/exec, signals, fds, files, sockets, the clock).
 
 pub mod control;
+pub mod daemon;
+pub mod event_loop;
+pub mod ffi;
+pub mod lock;
+pub mod logs;
+pub mod output;
 pub mod poll;
+pub mod probe;
+pub mod procfs;
+pub mod run;
+pub mod signals;
+pub mod spawn;
+pub mod timers;
+pub mod watch;
