@@ -616,8 +616,9 @@ impl ControlServer {
                 discard_input(c);
                 return false;
             }
-            if !c.deadline(idle).is_some_and(|t| t <= now) {
-                return true;
+            match c.deadline(idle) {
+                Some(t) if t <= now => {}
+                _ => return true,
             }
             if !c.request_done {
                 // One nonblocking try; the client is closed either way.
@@ -892,8 +893,14 @@ mod tests {
     fn exchange(path: &Path, bytes: &[u8]) -> Vec<String> {
         let mut s = UnixStream::connect(path).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(bytes).unwrap();
-        BufReader::new(s).lines().map(|l| l.unwrap()).collect()
+        // A refused client may be hung up on before it is done writing;
+        // the reply is still readable.
+        if let Err(e) = s.write_all(bytes) {
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        }
+        // ECONNRESET after the reply (we hung up with input unread) ends
+        // the reply like EOF.
+        BufReader::new(s).lines().map_while(Result::ok).collect()
     }
 
     fn echo_ok(server: &mut ControlServer, id: ClientId, _req: Request) {
@@ -1312,5 +1319,64 @@ mod tests {
         let client = std::thread::spawn(move || exchange(&path, b"{\"v\":1,\"cmd\":\"info\"}\n"));
         assert_eq!(serve(&mut server, client, echo_ok), vec![r#"{"ok":true}"#]);
         drop(s);
+    }
+
+    /// Not a test by itself: the client half of `other_uid_is_refused`,
+    /// run as another user by re-executing this test binary.
+    #[test]
+    #[ignore = "helper run by other_uid_is_refused"]
+    fn peer_client_helper() {
+        let Some(path) = std::env::var_os("TEND_PEER_SOCK") else {
+            return;
+        };
+        let lines = exchange(Path::new(&path), b"{\"v\":1,\"cmd\":\"status\"}\n");
+        println!("REPLY:{}", lines.join("|"));
+    }
+
+    #[test]
+    fn other_uid_is_refused() {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            println!("skipped: needs root to run a client as another uid");
+            return;
+        }
+        let dir = TempDir::new("peer");
+        let mut server = ControlServer::bind(&dir.sock()).unwrap();
+        // Mode 0600 alone already keeps other users out; open it up so the
+        // uid check is what refuses them.
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.sock(), std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sys::control::tests::peer_client_helper",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("TEND_PEER_SOCK", dir.sock())
+            .uid(65534)
+            .gid(65534)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ps = PollSet::default();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "helper did not finish");
+            let reqs = turn(&mut server, &mut ps);
+            assert!(reqs.is_empty(), "request from another uid passed: {reqs:?}");
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(
+                r#"REPLY:{"ok":false,"error":"permission denied: uid 65534 is not the owner"}"#
+            ),
+            "stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
