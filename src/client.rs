@@ -361,8 +361,11 @@ fn reload(dir: &Path, t: &mut Term) -> u8 {
             OK
         }
         Ok((r, _)) => {
+            // A refused reload is a config error (SPEC §6: 2); the running
+            // config is kept.
             print_results(&r, t);
-            t.fail(&reply_error(&r))
+            t.fail(&reply_error(&r));
+            2
         }
         Err(e) => call_failed(dir, e, t),
     }

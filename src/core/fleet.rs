@@ -75,7 +75,9 @@ impl Fleet {
 
     /// Indices of the processes in the current config, in config order.
     pub fn live(&self) -> Vec<usize> {
-        (0..self.procs.len()).filter(|&i| !self.retired[i]).collect()
+        (0..self.procs.len())
+            .filter(|&i| !self.retired[i])
+            .collect()
     }
 
     pub fn is_retired(&self, i: usize) -> bool {
@@ -106,7 +108,8 @@ impl Fleet {
                 Some(i) if self.procs[i].spec == *spec => sum.unchanged += 1,
                 Some(i) => {
                     sum.changed += 1;
-                    let was_wanted = self.waiting[i] || self.procs[i].is_up()
+                    let was_wanted = self.waiting[i]
+                        || self.procs[i].is_up()
                         || matches!(self.procs[i].state(), State::Backoff);
                     self.retired[i] = true;
                     self.waiting[i] = false;
