@@ -463,7 +463,12 @@ impl Supervisor {
         let interactive = self.opts.interactive;
         let mut spec = spec.clone();
         spec.env.push(("TEND_PROCESS".into(), spec.name.clone()));
-        match super::spawn::spawn(&spec, interactive) {
+        let mode = if interactive {
+            super::spawn::Mode::Interactive
+        } else {
+            super::spawn::Mode::Capture
+        };
+        match super::spawn::spawn(&spec, mode) {
             Ok(sp) => {
                 self.pids.insert(sp.pid, Owner::Proc(i));
                 self.runs[i].pgid = Some(sp.pid);
@@ -559,14 +564,10 @@ impl Supervisor {
         spec.args = args.to_vec();
         spec.env.push(("TEND_EVENT".into(), name.to_string()));
         spec.env.push(("TEND_NAME".into(), ev.name.clone()));
-        match super::spawn::spawn(&spec, false) {
+        match super::spawn::spawn(&spec, super::spawn::Mode::Hook) {
             Ok(sp) => {
                 let idx = self.hooks.len();
                 self.pids.insert(sp.pid, Owner::Hook(idx));
-                // Hook output goes to tend's log as `hook NAME | line`.
-                if let Some(fd) = sp.output {
-                    drop(fd);
-                }
                 self.hooks.push(Hook {
                     pid: sp.pid,
                     event: name.to_string(),

@@ -20,7 +20,7 @@
 use crate::plan::ProcSpec;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,8 +37,21 @@ pub struct SpawnError {
     pub code: i32,
 }
 
-/// Spawn `spec`'s command. `interactive`: inherit stdio, own group only.
-pub fn spawn(spec: &ProcSpec, interactive: bool) -> Result<Spawned, SpawnError> {
+/// How the child's stdio and session are set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Supervised child: own session, stdout+stderr into one pipe.
+    Capture,
+    /// `--interactive`: tend's stdio, own process group (not session), so
+    /// it can be the terminal's foreground group.
+    Interactive,
+    /// Hooks: own session, stdin /dev/null, output to tend's own stderr.
+    Hook,
+}
+
+/// Spawn `spec`'s command.
+pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
+    let interactive = mode == Mode::Interactive;
     let fail = |what: String, e: &io::Error| SpawnError {
         message: format!("spawn {}: {what}", spec.name),
         code: match e.raw_os_error() {
@@ -57,6 +70,10 @@ pub fn spawn(spec: &ProcSpec, interactive: bool) -> Result<Spawned, SpawnError> 
     }
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args);
+    // systemd's notify socket and watchdog are tend's, not the child's.
+    for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        cmd.env_remove(k);
+    }
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
@@ -67,6 +84,15 @@ pub fn spawn(spec: &ProcSpec, interactive: bool) -> Result<Spawned, SpawnError> 
     if interactive {
         cmd.stdin(Stdio::inherit())
             .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+    } else if mode == Mode::Hook {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(
+                std::io::stderr()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(|e| fail(format!("dup stderr: {e}"), &e))?,
+            ))
             .stderr(Stdio::inherit());
     } else {
         let (r, w) = crate::sys::ffi::pipe().map_err(|e| fail(format!("pipe: {e}"), &e))?;
