@@ -10,12 +10,12 @@
 
 _tend_commands="run status start stop restart reset reload shutdown logs events health check"
 
-_tend_run_value_flags="-c --name --restart --restart-delay --backoff-max --backoff-factor
+_tend_run_value_flags="-c --config --name --restart --restart-delay --backoff-max --backoff-factor
     --min-uptime --max-restarts --restart-window --breaker-cooldown --stop-signal
     --stop-timeout --cwd --env --user --health-cmd --health-tcp --health-http
     --health-interval --health-timeout --health-retries --health-start-period
     --log-dir --stop-file --http"
-_tend_run_bool_flags="--detach --quiet --interactive"
+_tend_run_bool_flags="--detach -q --quiet -i --interactive"
 
 # Print the process names of the tend that owns DIR ($2, may be empty),
 # asking the tend binary $1.
@@ -48,7 +48,7 @@ _tend() {
             -*)
                 # Skip the value of a run flag that takes one.
                 if [[ $cmd == run || $cmd == check || $cmd == logs ]] &&
-                    [[ " $_tend_run_value_flags -n " == *" $word "* ]]; then
+                    [[ " $_tend_run_value_flags -n --lines " == *" $word "* ]]; then
                     ((i++))
                 fi
                 ;;
@@ -74,7 +74,7 @@ _tend() {
             COMPREPLY=($(compgen -d -- "$cur"))
             return 0
             ;;
-        -c | --stop-file)
+        -c | --config | --stop-file)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0
@@ -94,14 +94,14 @@ _tend() {
         --name | --restart-delay | --backoff-max | --backoff-factor | --min-uptime | \
             --max-restarts | --restart-window | --breaker-cooldown | --stop-timeout | \
             --env | --health-cmd | --health-tcp | --health-http | --health-interval | \
-            --health-timeout | --health-retries | --health-start-period | --http | -n)
+            --health-timeout | --health-retries | --health-start-period | --http | -n | --lines)
             # A free-form value: nothing sensible to offer.
             return 0
             ;;
     esac
 
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "$_tend_commands --dir --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$_tend_commands --dir -h --help -V --version" -- "$cur"))
         return 0
     fi
 
@@ -133,16 +133,16 @@ _tend() {
             ;;
         logs)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "-f -n --dir --help" -- "$cur"))
+                COMPREPLY=($(compgen -W "-f --follow -n --lines --dir --help" -- "$cur"))
             else
                 COMPREPLY=($(compgen -W "$(_tend_names "$bin" "$dir")" -- "$cur"))
             fi
             ;;
         events)
-            COMPREPLY=($(compgen -W "-f --json --dir --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "-f --follow --json --dir --help" -- "$cur"))
             ;;
         check)
-            COMPREPLY=($(compgen -W "-c --dir --help" -- "$cur"))
+            COMPREPLY=($(compgen -W "-c --config --dir --help" -- "$cur"))
             ;;
         reload | shutdown)
             COMPREPLY=($(compgen -W "--dir --help" -- "$cur"))

@@ -46,8 +46,8 @@ complete -c tend -f
 
 # Global options.
 complete -c tend -l dir -r -a '(__fish_complete_directories)' -d 'State directory (default .tend, env TEND_DIR)'
-complete -c tend -l help -d 'Print help and exit'
-complete -c tend -n __fish_use_subcommand -l version -d 'Print the version and exit'
+complete -c tend -s h -l help -d 'Print help and exit'
+complete -c tend -n __fish_use_subcommand -s V -l version -d 'Print the version and exit'
 
 # Commands.
 complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a run -d 'Supervise processes, in the foreground'
@@ -65,7 +65,7 @@ complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a check 
 
 # tend run
 set -l run "__fish_seen_subcommand_from run; and not __tend_run_after_dashdash"
-complete -c tend -n $run -s c -r -F -d 'Config file'
+complete -c tend -n $run -s c -l config -r -F -d 'Config file'
 complete -c tend -n $run -l name -x -d 'Process name'
 complete -c tend -n $run -l restart -x -a 'always on-failure never' -d 'Restart policy'
 complete -c tend -n $run -l restart-delay -x -d 'First restart delay'
@@ -90,8 +90,8 @@ complete -c tend -n $run -l health-start-period -x -d 'Delay before the first ch
 complete -c tend -n $run -l log-dir -x -a '(__fish_complete_directories)' -d 'Log directory'
 complete -c tend -n $run -l stop-file -r -F -d 'STOP sentinel path'
 complete -c tend -n $run -l detach -d 'Run in the background once started'
-complete -c tend -n $run -l quiet -d 'Do not copy process output to stdout'
-complete -c tend -n $run -l interactive -d 'Child gets the terminal (single-command mode)'
+complete -c tend -n $run -s q -l quiet -d 'Do not copy process output to stdout'
+complete -c tend -n $run -s i -l interactive -d 'Child gets the terminal (single-command mode)'
 complete -c tend -n $run -l http -x -d 'Serve /healthz /status /metrics on ADDR'
 complete -c tend -n '__tend_run_after_dashdash; and __tend_run_command_next' -a '(__fish_complete_command)'
 complete -c tend -n '__tend_run_after_dashdash; and not __tend_run_command_next' -F
@@ -100,8 +100,8 @@ complete -c tend -n '__tend_run_after_dashdash; and not __tend_run_command_next'
 complete -c tend -n '__fish_seen_subcommand_from status start stop restart reset health logs' -a '(__tend_names)'
 complete -c tend -n '__fish_seen_subcommand_from status' -l json -d 'Print the status document'
 complete -c tend -n '__fish_seen_subcommand_from start stop restart' -l all -d 'Every process'
-complete -c tend -n '__fish_seen_subcommand_from logs' -s f -d 'Follow'
-complete -c tend -n '__fish_seen_subcommand_from logs' -s n -x -d 'Last LINES lines'
-complete -c tend -n '__fish_seen_subcommand_from events' -s f -d 'Follow'
+complete -c tend -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'Follow'
+complete -c tend -n '__fish_seen_subcommand_from logs' -s n -l lines -x -d 'Last LINES lines'
+complete -c tend -n '__fish_seen_subcommand_from events' -s f -l follow -d 'Follow'
 complete -c tend -n '__fish_seen_subcommand_from events' -l json -d 'Print JSON lines'
-complete -c tend -n '__fish_seen_subcommand_from check' -s c -r -F -d 'Config file'
+complete -c tend -n '__fish_seen_subcommand_from check' -s c -l config -r -F -d 'Config file (default tend.json)'
