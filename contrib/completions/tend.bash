@@ -8,7 +8,7 @@
 # with grep and sed so that jq is not needed. `--dir DIR` on the line being
 # completed is honoured.
 
-_tend_commands="run status start stop restart reset reload shutdown logs events health check"
+_tend_commands="run status start stop restart reset reload shutdown logs events health check help"
 
 _tend_run_value_flags="-c --config --name --restart --restart-delay --backoff-max --backoff-factor
     --min-uptime --max-restarts --restart-window --breaker-cooldown --stop-signal
@@ -146,6 +146,9 @@ _tend() {
             ;;
         reload | shutdown)
             COMPREPLY=($(compgen -W "--dir --help" -- "$cur"))
+            ;;
+        help)
+            COMPREPLY=($(compgen -W "$_tend_commands" -- "$cur"))
             ;;
     esac
     return 0

@@ -8,7 +8,7 @@
 # with grep and sed so that jq is not needed. `--dir DIR` on the line being
 # completed is honoured.
 
-set -l __tend_commands run status start stop restart reset reload shutdown logs events health check
+set -l __tend_commands run status start stop restart reset reload shutdown logs events health check help
 
 # The process names of the tend that owns the --dir given on the line.
 function __tend_names
@@ -62,6 +62,8 @@ complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a logs -
 complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a events -d 'Print or follow state changes'
 complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a health -d 'Exit 0 when the processes are ready'
 complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a check -d 'Validate a config file'
+complete -c tend -n "not __fish_seen_subcommand_from $__tend_commands" -a help -d 'Print the help of a command'
+complete -c tend -n '__fish_seen_subcommand_from help' -a "$__tend_commands"
 
 # tend run
 set -l run "__fish_seen_subcommand_from run; and not __tend_run_after_dashdash"
