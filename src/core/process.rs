@@ -441,7 +441,22 @@ impl Proc {
             // --- Probes --------------------------------------------------
             (S::Starting | S::Running, Input::ProbeDone { role, ok, message }) => {
                 let spawned = self.last_start.unwrap_or(now);
-                match self.probes.on_result(role, ok, &message, now, spawned) {
+                let verdict = self.probes.on_result(role, ok, &message, now, spawned);
+                let recovered = matches!(
+                    verdict,
+                    Verdict::StartupPassed | Verdict::BecameHealthy | Verdict::BecameReady
+                );
+                if recovered
+                    && self
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(role.as_str()))
+                {
+                    // The probe recovered: its old complaint is no longer
+                    // what is wrong with the process.
+                    self.last_error = None;
+                }
+                match verdict {
                     Verdict::None => {}
                     Verdict::StartupPassed => {
                         if self.state == S::Starting {
