@@ -76,8 +76,7 @@ impl Tend {
                     "stop_timeout": "2s",
                     "readiness": {
                         "exec": ["test", "-f", ready.to_str().unwrap()],
-                        "interval": "100ms",
-                        "failure_threshold": 1
+                        "interval": "100ms"
                     }
                 },
                 {

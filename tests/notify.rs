@@ -122,8 +122,7 @@ impl Tend {
                     "stop_timeout": "2s",
                     "readiness": {
                         "exec": ["test", "-f", ready.to_str().unwrap()],
-                        "interval": "100ms",
-                        "failure_threshold": 1
+                        "interval": "100ms"
                     }
                 },
                 {
