@@ -16,7 +16,9 @@
 
 use super::control::{ClientId, ControlServer};
 use super::ffi;
+use super::http::HttpServer;
 use super::logs::{LineSplitter, LogFile};
+use super::notify::Notify;
 use super::output::Writer;
 use super::poll::PollSet;
 use super::probe::{Attempt, Outcome};
@@ -152,6 +154,14 @@ pub struct Supervisor {
     stderr: Writer,
     events: LogFile,
     control: Option<ControlServer>,
+    http: Option<HttpServer>,
+    notify: Option<Notify>,
+    /// What systemd was last told: READY=1 sent, the STATUS= line,
+    /// STOPPING=1 sent.
+    notified_ready: bool,
+    notified_status: String,
+    notified_stopping: bool,
+    watchdog: Option<Duration>,
     pending: Vec<Pending>,
     watch: Option<StopWatch>,
     watch_idx: Option<usize>,
@@ -176,6 +186,7 @@ impl Supervisor {
         plan: Plan,
         opts: Options,
         control: Option<ControlServer>,
+        http: Option<HttpServer>,
     ) -> std::io::Result<Supervisor> {
         let single = plan.single;
         let mut sigs: Vec<i32> = vec![
@@ -230,6 +241,12 @@ impl Supervisor {
             stderr: Writer::new(2),
             events,
             control,
+            http,
+            notify: Notify::from_env(),
+            notified_ready: false,
+            notified_status: String::new(),
+            notified_stopping: false,
+            watchdog: super::notify::watchdog_interval(),
             pending: Vec::new(),
             watch,
             watch_idx: None,
@@ -266,6 +283,9 @@ impl Supervisor {
         if self.watch.is_none() {
             self.timers
                 .set(Key::StopFile, Some(self.now.after(STOP_FILE_POLL)));
+        }
+        if let Some(w) = self.watchdog {
+            self.timers.set(Key::Watchdog, Some(self.now.after(w)));
         }
         if self.stop_file.exists() {
             self.on_stop_file();
@@ -309,6 +329,9 @@ impl Supervisor {
         if let Some(c) = &mut self.control {
             c.register(&mut self.ps);
         }
+        if let Some(h) = &mut self.http {
+            h.register(&mut self.ps);
+        }
         self.watch_idx = self
             .watch
             .as_ref()
@@ -330,6 +353,15 @@ impl Supervisor {
         self.read_outputs();
         self.on_probes_poll();
         self.on_control_poll();
+        if let Some(mut h) = self.http.take() {
+            let now_i = Instant::now();
+            h.on_time(now_i);
+            h.on_poll(&self.ps, now_i, &mut || self.status_doc(false));
+            if let Some(w) = h.take_warning() {
+                self.say(&w);
+            }
+            self.http = Some(h);
+        }
         if let Some(i) = self.watch_idx {
             if self.ps.readable(i) {
                 if let Some(w) = &mut self.watch {
@@ -345,7 +377,49 @@ impl Supervisor {
         self.on_timers();
         self.check_pending();
         if self.state_dirty {
+            self.notify_state();
             self.write_state();
+        }
+    }
+
+    /// systemd: READY=1 once everything is ready, STATUS= on changes,
+    /// STOPPING=1 when shutdown begins.
+    fn notify_state(&mut self) {
+        let Some(n) = &self.notify else { return };
+        if self.fleet.is_shutting_down() {
+            if !self.notified_stopping {
+                self.notified_stopping = true;
+                n.send("STOPPING=1");
+            }
+            return;
+        }
+        let live = self.fleet.live();
+        let procs: Vec<&crate::core::process::Proc> =
+            live.iter().map(|&i| &self.fleet.procs[i]).collect();
+        let running = procs
+            .iter()
+            .filter(|p| p.state() == crate::core::process::State::Running)
+            .count();
+        let ready = procs.iter().filter(|p| p.ready()).count();
+        let failed = procs
+            .iter()
+            .filter(|p| p.state() == crate::core::process::State::Failed)
+            .count();
+        let mut status = format!(
+            "{} process{}: {running} running, {ready} ready",
+            procs.len(),
+            if procs.len() == 1 { "" } else { "es" }
+        );
+        if failed > 0 {
+            status.push_str(&format!(", {failed} failed"));
+        }
+        if status != self.notified_status {
+            n.send(&format!("STATUS={status}"));
+            self.notified_status = status;
+        }
+        if !self.notified_ready && !procs.is_empty() && ready == procs.len() {
+            self.notified_ready = true;
+            n.send("READY=1");
         }
     }
 
@@ -367,6 +441,9 @@ impl Supervisor {
         }
         if let Some(c) = &self.control {
             consider(c.next_deadline());
+        }
+        if let Some(h) = &self.http {
+            consider(h.next_deadline());
         }
         next.map(|t| t.saturating_duration_since(Instant::now()))
     }
@@ -404,6 +481,15 @@ impl Supervisor {
             self.timers.set(Key::Proc(i), d);
         }
         self.state_dirty = true;
+    }
+
+    /// One input to one process; its deadline is re-armed even when the
+    /// input produced no action (a probe result only moves probe timers).
+    fn feed(&mut self, i: usize, input: Input) {
+        let acts = self.fleet.on_proc(i, input, self.now);
+        self.apply(acts);
+        let d = self.fleet.procs[i].next_deadline();
+        self.timers.set(Key::Proc(i), d);
     }
 
     fn act(&mut self, i: usize, act: Action) -> Vec<FleetAction> {
@@ -657,8 +743,7 @@ impl Supervisor {
                     let _ = ffi::kill_group(pgid, libc::SIGKILL);
                 }
                 let st = ffi::decode_status(status);
-                let acts = self.fleet.on_proc(i, Input::Exited(st), self.now);
-                self.apply(acts);
+                self.feed(i, Input::Exited(st));
                 if !self.fleet.procs[i].is_up() {
                     for (p, start) in std::mem::take(&mut self.runs[i].escaped) {
                         if super::procfs::start_time(p) == Some(start) {
@@ -914,16 +999,14 @@ impl Supervisor {
                     Outcome::Success => (true, String::new()),
                     Outcome::Failure(m) => (false, m.replace('\n', " ")),
                 };
-                let acts = self.fleet.on_proc(
+                self.feed(
                     p.proc,
                     Input::ProbeDone {
                         role: p.role,
                         ok,
                         message,
                     },
-                    self.now,
                 );
-                self.apply(acts);
                 continue;
             }
             k += 1;
@@ -948,12 +1031,7 @@ impl Supervisor {
         }
         for key in self.timers.pop_due(self.now) {
             match key {
-                Key::Proc(i) => {
-                    let acts = self.fleet.on_proc(i, Input::Due, self.now);
-                    self.apply(acts);
-                    let d = self.fleet.procs[i].next_deadline();
-                    self.timers.set(Key::Proc(i), d);
-                }
+                Key::Proc(i) => self.feed(i, Input::Due),
                 Key::Tick => {
                     self.tick();
                     self.timers
@@ -972,6 +1050,12 @@ impl Supervisor {
                     }
                     self.events.verify();
                     self.wrote_output = false;
+                }
+                Key::Watchdog => {
+                    if let (Some(n), Some(w)) = (&self.notify, self.watchdog) {
+                        n.send("WATCHDOG=1");
+                        self.timers.set(Key::Watchdog, Some(self.now.after(w)));
+                    }
                 }
                 Key::Housekeeping | Key::FinalKill => {}
             }
@@ -1167,13 +1251,15 @@ impl Supervisor {
             return;
         }
         for &i in &idx {
-            let acts = match kind {
-                PendingKind::Start => self.fleet.start(i, self.now),
-                PendingKind::Stop => self.fleet.on_proc(i, Input::Stop, self.now),
-                PendingKind::Restart => self.fleet.on_proc(i, Input::Restart, self.now),
-                PendingKind::Reset => self.fleet.on_proc(i, Input::Reset, self.now),
-            };
-            self.apply(acts);
+            match kind {
+                PendingKind::Start => {
+                    let acts = self.fleet.start(i, self.now);
+                    self.apply(acts);
+                }
+                PendingKind::Stop => self.feed(i, Input::Stop),
+                PendingKind::Restart => self.feed(i, Input::Restart),
+                PendingKind::Reset => self.feed(i, Input::Reset),
+            }
         }
         let longest = idx
             .iter()
@@ -1280,6 +1366,19 @@ impl Supervisor {
         }
         if let Some(h) = &self.opts.http_override {
             plan.http = Some(h.clone());
+        }
+        if let Some(n) = &self.notify {
+            n.send("RELOADING=1");
+        }
+        self.notified_ready = false;
+        if plan.http != self.plan.http {
+            self.http = None;
+            if let Some(addr) = &plan.http {
+                match HttpServer::bind(addr) {
+                    Ok(h) => self.http = Some(h),
+                    Err(e) => self.say(&format!("reload: {e}")),
+                }
+            }
         }
         let (acts, sum) = self.fleet.reload(&plan, self.now);
         while self.runs.len() < self.fleet.procs.len() {

@@ -61,6 +61,13 @@ pub fn main(dir: &Path, run: &RunArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(&mut notifier, 1, e.to_string()),
     };
+    let http = match &plan.http {
+        None => None,
+        Some(addr) => match super::http::HttpServer::bind(addr) {
+            Ok(h) => Some(h),
+            Err(e) => return fail(&mut notifier, 1, e.to_string()),
+        },
+    };
     let opts = Options {
         dir,
         log_dir,
@@ -70,7 +77,7 @@ pub fn main(dir: &Path, run: &RunArgs) -> u8 {
         stop_file_override: run.stop_file.as_ref().map(|f| absolute(&cwd, f)),
         http_override: run.http.clone(),
     };
-    let sup = match Supervisor::new(plan, opts, Some(control)) {
+    let sup = match Supervisor::new(plan, opts, Some(control), http) {
         Ok(s) => s,
         Err(e) => return fail(&mut notifier, 1, format!("cannot start: {e}")),
     };

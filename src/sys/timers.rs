@@ -22,6 +22,8 @@ pub enum Key {
     Housekeeping,
     /// PID 1: SIGKILL what is left after the grace period.
     FinalKill,
+    /// systemd WATCHDOG=1 ping.
+    Watchdog,
 }
 
 #[derive(Default)]
