@@ -963,7 +963,7 @@ impl Ctx {
                         None => (s.as_str(), None),
                     };
                     let ok = |p: &str| !p.is_empty() && !p.contains([':', ' ', '\t', '\n']);
-                    if ok(user) && group.map_or(true, ok) {
+                    if ok(user) && group.is_none_or(ok) {
                         spec.user = Some(UserSpec {
                             user: user.to_string(),
                             group: group.map(str::to_string),

@@ -80,10 +80,6 @@ impl Fleet {
             .collect()
     }
 
-    pub fn is_retired(&self, i: usize) -> bool {
-        self.retired[i]
-    }
-
     /// Apply a new plan: added processes start, removed ones stop, changed
     /// ones stop and then start with the new spec, unchanged ones are not
     /// touched (same PID).
@@ -242,6 +238,7 @@ impl Fleet {
 
     /// Earliest deadline over all processes (for tests; the shell keeps a
     /// heap keyed by process instead).
+    #[cfg(test)]
     pub fn next_deadline(&self) -> Option<Mono> {
         self.procs.iter().filter_map(Proc::next_deadline).min()
     }

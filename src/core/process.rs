@@ -44,6 +44,7 @@ impl State {
             State::Failed => "failed",
         }
     }
+    #[cfg(test)]
     pub const ALL: [State; 7] = [
         State::Stopped,
         State::Starting,
@@ -221,6 +222,7 @@ impl Proc {
     pub fn breaker_failures(&self, now: Mono) -> u32 {
         self.breaker.failures(now)
     }
+    #[cfg(test)]
     pub fn deadline(&self) -> Option<Mono> {
         self.deadline
     }
@@ -463,7 +465,7 @@ impl Proc {
                             self.state = S::Running;
                             self.deadline = None;
                         }
-                        if !self.probes.liveness.is_some() {
+                        if self.probes.liveness.is_none() {
                             self.emit(out, EventKind::Healthy { probe: "startup" });
                         }
                     }
@@ -784,12 +786,6 @@ impl Proc {
             | State::Exited
             | State::Failed => None,
         }
-    }
-
-    /// Replace the spec (reload of a changed process is stop + new Proc;
-    /// this is for specs equal in everything that matters).
-    pub fn replace_spec(&mut self, spec: ProcSpec) {
-        self.spec = spec;
     }
 }
 

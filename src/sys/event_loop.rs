@@ -721,11 +721,8 @@ impl Supervisor {
     }
 
     fn reap(&mut self) {
-        loop {
-            match ffi::reap_one() {
-                ffi::Reaped::Child { pid, status } => self.on_reaped(pid, status),
-                ffi::Reaped::None | ffi::Reaped::NoChildren => break,
-            }
+        while let ffi::Reaped::Child { pid, status } = ffi::reap_one() {
+            self.on_reaped(pid, status);
         }
     }
 
@@ -1057,7 +1054,6 @@ impl Supervisor {
                         self.timers.set(Key::Watchdog, Some(self.now.after(w)));
                     }
                 }
-                Key::Housekeeping | Key::FinalKill => {}
             }
         }
     }

@@ -147,13 +147,6 @@ pub fn kill_everyone(sig: i32) {
     }
 }
 
-/// Does a process (or group, with `-pgid`) exist? kill(pid, 0).
-pub fn exists(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 pub fn getpid() -> u32 {
     // SAFETY: getpid cannot fail.
     unsafe { libc::getpid() as u32 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 pub struct PidLock {
     path: PathBuf,
-    file: File,
+    /// Holds the flock for as long as tend lives.
+    _file: File,
 }
 
 pub enum LockError {
@@ -83,17 +84,10 @@ impl PidLock {
             writeln!(file, "{}", super::ffi::getpid()).map_err(io_err)?;
             return Ok(PidLock {
                 path: path.to_path_buf(),
-                file,
+                _file: file,
             });
         }
         Err(io_err(io::Error::other("the lock file keeps changing")))
-    }
-
-    /// After a fork (`--detach`), the daemon rewrites its own PID.
-    pub fn rewrite_pid(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.rewind()?;
-        writeln!(self.file, "{}", super::ffi::getpid())
     }
 }
 

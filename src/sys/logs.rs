@@ -34,10 +34,6 @@ impl LogFile {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn open(&mut self) -> io::Result<()> {
         if self.file.is_some() {
             return Ok(());
@@ -128,11 +124,6 @@ impl LogFile {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-    /// Forget the open file (after the directory was deleted, say).
-    pub fn close(&mut self) {
-        self.file = None;
     }
 
     /// If the file was deleted or moved away under us (its directory

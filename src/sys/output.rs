@@ -37,14 +37,6 @@ impl Writer {
         }
     }
 
-    pub fn is_dead(&self) -> bool {
-        self.dead
-    }
-
-    pub fn is_tty(&self) -> bool {
-        self.kind == FdKind::Tty
-    }
-
     /// Queue `data`; files are written through at once.
     pub fn write(&mut self, data: &[u8]) {
         if self.dead {

@@ -72,22 +72,6 @@ pub fn group_usage(pgid: u32) -> Option<(u64, u32)> {
     Some((rss, n))
 }
 
-/// Descendants of `root` (by PPid links), excluding `root`.
-pub fn descendants(root: u32) -> Vec<(u32, u64)> {
-    let procs = all_processes();
-    let mut out: Vec<(u32, u64)> = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for &(pid, ppid, _, start, _) in &procs {
-            if ppid == p && !out.iter().any(|&(q, _)| q == pid) {
-                out.push((pid, start));
-                frontier.push(pid);
-            }
-        }
-    }
-    out
-}
-
 /// Processes outside group `pgid` that descend from a supervised child
 /// named `name` and escaped its group (a daemon that called setsid):
 /// recognised by the `TEND_PROCESS=name` marker tend puts in every child's

@@ -17,11 +17,6 @@ pub enum Key {
     StopFile,
     /// Check log files still exist.
     LogCheck,
-    /// Probe attempt timeouts, control-client idle timeouts, hooks: the
-    /// loop asks those components for their own next deadline.
-    Housekeeping,
-    /// PID 1: SIGKILL what is left after the grace period.
-    FinalKill,
     /// systemd WATCHDOG=1 ping.
     Watchdog,
 }
@@ -49,10 +44,6 @@ impl Timers {
                 self.heap.push(Reverse((at, key, self.next_gen)));
             }
         }
-    }
-
-    pub fn get(&self, key: Key) -> Option<Mono> {
-        self.current.get(&key).map(|&(_, t)| t)
     }
 
     fn is_live(&self, key: Key, gen: u64) -> bool {
