@@ -662,27 +662,48 @@ fn stop_of_a_child_that_ignores_term_kills_it_after_stop_timeout() {
     let mut t = start(
         &tmp,
         serde_json::json!({"processes": [
-            fx_proc("stubborn", &["--ignore", "TERM", "--grandchild"], serde_json::json!({"stop_timeout": "1s"})),
+            fx_proc("stubborn", &["--ignore", "TERM", "--grandchild"], serde_json::json!({"stop_timeout": "3s"})),
         ]}),
     );
     let pid = wait_running(&t, "stubborn");
     t.track_group(pid);
-    // The ignore is set up before the child is "ready"; give it the
-    // ready file path only through its own group check: wait until the
-    // grandchild exists, which comes after the ignore.
+    // The fixture sets up `--ignore` before it forks the grandchild: two
+    // members in the group mean TERM is ignored.
     wait_until(WAIT, "grandchild forked", || pgid_members(pid).len() >= 2);
+    // Two clients stop it at once; each returns only once the group is gone.
+    let dir = t.dir.clone();
+    let stoppers: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let o = run_tend(&["stop", "stubborn", "--dir", dir.to_str().unwrap()]);
+                let took = t0.elapsed();
+                (o, took, pid_alive(pid), pgid_members(pid))
+            })
+        })
+        .collect();
+    // Meanwhile tend keeps answering, and says it is stopping.
+    let p = wait_proc(&t, "stubborn", "stopping", |p| p["state"] == "stopping");
+    assert_eq!(p["pid"], pid, "{p}");
     let t0 = Instant::now();
-    let o = ctl(&t, &["stop", "stubborn"]);
-    let took = t0.elapsed();
-    let (alive, members) = (pid_alive(pid), pgid_members(pid));
-    assert_eq!(code_of(&o), 0, "{}", show(&o));
-    assert!(!alive, "pid {pid} alive when stop returned");
-    assert!(members.is_empty(), "group still has {members:?}");
+    let o = ctl(&t, &["health", "stubborn"]);
+    assert_eq!(code_of(&o), 1, "{}", show(&o));
     assert!(
-        took >= Duration::from_millis(900),
-        "stop returned after {took:?}, before stop_timeout"
+        t0.elapsed() < Duration::from_millis(1500),
+        "tend slow to answer while stopping"
     );
-    assert!(took < Duration::from_secs(5), "stop took {took:?}");
+    for h in stoppers {
+        let (o, took, alive, members) = h.join().unwrap();
+        assert_eq!(code_of(&o), 0, "{}", show(&o));
+        assert!(!alive, "pid {pid} alive when stop returned");
+        assert!(members.is_empty(), "group still has {members:?}");
+        assert!(
+            took >= Duration::from_millis(2900),
+            "stop returned after {took:?}, before stop_timeout"
+        );
+        assert!(took < Duration::from_secs(8), "stop took {took:?}");
+    }
     let p = t.proc_status("stubborn").unwrap();
     assert_eq!(p["state"], "stopped", "{p}");
     assert_eq!(p["last_exit"]["signal"], "KILL", "{p}");
@@ -869,11 +890,13 @@ fn health_exits_0_when_all_ready_and_1_when_one_is_not() {
         &tmp,
         serde_json::json!({"processes": [
             fx_proc("quick", &[], serde_json::json!({"min_uptime": "100ms"})),
-            fx_proc("slow", &[], serde_json::json!({"min_uptime": "2s"})),
+            fx_proc("slow", &[], serde_json::json!({"startup": {
+                "exec": ["test", "-f", tmp.s("up")], "interval": "100ms", "failure_threshold": 1000
+            }})),
         ]}),
     );
     wait_running(&t, "quick");
-    // slow is still `starting`: not ready.
+    // slow is `starting` until its startup probe passes: not ready.
     assert_eq!(t.state_of("slow").as_deref(), Some("starting"));
     let o = ctl(&t, &["health"]);
     assert_eq!(code_of(&o), 1, "{}", show(&o));
@@ -886,7 +909,8 @@ fn health_exits_0_when_all_ready_and_1_when_one_is_not() {
     assert_eq!(code_of(&o), 1, "{}", show(&o));
     let o = ctl(&t, &["health", "quick"]);
     assert_eq!(code_of(&o), 0, "{}", show(&o));
-    // Once slow runs long enough, everything is ready.
+    // Once slow's startup probe passes, everything is ready.
+    std::fs::write(tmp.join("up"), "").unwrap();
     t.wait_state("slow", "running", WAIT);
     let o = ctl(&t, &["health"]);
     assert_eq!(code_of(&o), 0, "{}", show(&o));
@@ -1363,4 +1387,217 @@ fn shutdown_stops_everything_and_tend_exits_0() {
     // And now nobody answers.
     let o = ctl(&t, &["health"]);
     assert_eq!(code_of(&o), 3, "{}", show(&o));
+}
+
+// ---------------------------------------------------------------------
+// clients that misbehave
+
+#[test]
+fn a_client_that_hangs_up_mid_stop_does_not_stop_tend() {
+    let tmp = TempDir::new();
+    let mut t = start(
+        &tmp,
+        serde_json::json!({"processes": [
+            fx_proc("stubborn", &["--ignore", "TERM", "--grandchild"], serde_json::json!({"stop_timeout": "500ms"})),
+            fx_proc("keep", &[], serde_json::json!({})),
+        ]}),
+    );
+    let pid = wait_running(&t, "stubborn");
+    t.track_group(pid);
+    let keep = wait_running(&t, "keep");
+    wait_until(WAIT, "grandchild forked", || pgid_members(pid).len() >= 2);
+    let sock = t.dir.join("tend.sock");
+    {
+        let s = UnixStream::connect(&sock).unwrap();
+        (&s).write_all(b"{\"v\":1,\"cmd\":\"stop\",\"names\":[\"stubborn\"]}\n")
+            .unwrap();
+        t.wait_state("stubborn", "stopping", WAIT);
+        // Hang up before the reply.
+    }
+    t.wait_state("stubborn", "stopped", WAIT);
+    assert!(!pid_alive(pid));
+    assert!(t.is_running(), "tend died\n{}", t.dump());
+    assert_eq!(pid_of(&t, "keep"), Some(keep));
+    let o = ctl(&t, &["status"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+}
+
+#[test]
+fn a_dead_events_follower_does_not_hurt_tend() {
+    let tmp = TempDir::new();
+    let t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    wait_running(&t, "web");
+    let mut f = Follower::spawn(&t, &["events", "-f"]);
+    f.wait_line(0, "history", |l| l.contains("started"));
+    // Also a raw subscriber that never reads and then vanishes.
+    let raw = UnixStream::connect(t.dir.join("tend.sock")).unwrap();
+    (&raw)
+        .write_all(b"{\"v\":1,\"cmd\":\"events\",\"follow\":true}\n")
+        .unwrap();
+    drop(f);
+    drop(raw);
+    for _ in 0..3 {
+        let o = ctl(&t, &["restart", "web"]);
+        assert_eq!(code_of(&o), 0, "{}", show(&o));
+    }
+    let pid = wait_running(&t, "web");
+    assert!(pid_alive(pid));
+    let o = ctl(&t, &["status"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+}
+
+#[test]
+fn idle_connections_do_not_lock_out_the_cli() {
+    let tmp = TempDir::new();
+    let t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    wait_running(&t, "web");
+    let sock = t.dir.join("tend.sock");
+    // 200 clients connect and say nothing (or half a line).
+    let idle: Vec<UnixStream> = (0..200)
+        .map(|i| {
+            let s = UnixStream::connect(&sock).unwrap();
+            if i % 2 == 0 {
+                (&s).write_all(b"{\"v\":1,").unwrap();
+            }
+            s
+        })
+        .collect();
+    let t0 = Instant::now();
+    let o = ctl(&t, &["status", "--json"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "status took {:?}",
+        t0.elapsed()
+    );
+    let o = ctl(&t, &["restart", "web"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    drop(idle);
+    let o = ctl(&t, &["status"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+}
+
+#[test]
+fn logs_and_events_still_read_after_tend_is_gone() {
+    let tmp = TempDir::new();
+    let mut t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &["--lines", "4"], serde_json::json!({}))]}),
+    );
+    wait_running(&t, "web");
+    wait_until(WAIT, "log lines", || t.log("web").contains("line 4"));
+    let o = ctl(&t, &["shutdown"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert_eq!(t.expect_exit(WAIT), 0);
+    let o = ctl(&t, &["logs", "web", "-n", "2"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    let out = stdout_of(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(
+        lines[0].ends_with("line 3") && lines[1].ends_with("line 4"),
+        "{out:?}"
+    );
+    let o = ctl(&t, &["events"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert!(stdout_of(&o).contains("shutdown"), "{}", show(&o));
+}
+
+// ---------------------------------------------------------------------
+// actions on processes in backoff, and shutdown from there
+
+#[test]
+fn stop_in_backoff_cancels_the_restart_and_restart_starts_at_once() {
+    let tmp = TempDir::new();
+    let t = start(
+        &tmp,
+        serde_json::json!({"processes": [
+            fx_proc("crash", &["--exit-code", "3"], serde_json::json!({"restart_delay": "1s", "backoff_factor": 1})),
+            fx_proc("slowcrash", &["--exit-code", "3"], serde_json::json!({"restart_delay": "30s"})),
+        ]}),
+    );
+    let p = wait_proc(&t, "crash", "backoff", |p| p["state"] == "backoff");
+    let starts = p["starts"].as_u64().unwrap();
+    let o = ctl(&t, &["stop", "crash"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    let p = t.proc_status("crash").unwrap();
+    assert_eq!(p["state"], "stopped", "{p}");
+    assert_eq!(p["next_restart_ms"], serde_json::Value::Null, "{p}");
+    // The scheduled restart (1 s) does not happen.
+    assert!(
+        !poll_for(Duration::from_millis(1500), || {
+            t.proc_status("crash")
+                .is_some_and(|p| p["starts"].as_u64() != Some(starts))
+        }),
+        "a stopped process was restarted: {}",
+        t.proc_status("crash").unwrap()
+    );
+
+    // restart of a process in backoff: it starts now, not after the delay.
+    let p = wait_proc(&t, "slowcrash", "backoff", |p| p["state"] == "backoff");
+    let starts = p["starts"].as_u64().unwrap();
+    let t0 = Instant::now();
+    let o = ctl(&t, &["restart", "slowcrash"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    wait_proc(&t, "slowcrash", "started by restart", |p| {
+        p["starts"].as_u64().unwrap() > starts
+    });
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "restart waited for the 30 s backoff: {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn shutdown_with_a_process_in_backoff_exits_promptly() {
+    let tmp = TempDir::new();
+    let mut t = start(
+        &tmp,
+        serde_json::json!({"processes": [
+            fx_proc("crash", &["--exit-code", "3"], serde_json::json!({"restart_delay": "60s"})),
+            fx_proc("keep", &[], serde_json::json!({})),
+        ]}),
+    );
+    t.wait_state("crash", "backoff", WAIT);
+    let keep = wait_running(&t, "keep");
+    let t0 = Instant::now();
+    let o = ctl(&t, &["shutdown"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert_eq!(t.expect_exit(WAIT), 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    assert!(!pid_alive(keep));
+}
+
+#[test]
+fn events_follow_ends_when_tend_exits() {
+    let tmp = TempDir::new();
+    let mut t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    wait_running(&t, "web");
+    let mut f = Follower::spawn(&t, &["events", "-f"]);
+    f.wait_line(0, "history", |l| l.contains("started"));
+    let o = ctl(&t, &["shutdown"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert_eq!(t.expect_exit(WAIT), 0);
+    // The stream shows the shutdown, then ends.
+    f.wait_line(0, "the shutdown event", |l| l.contains("shutdown"));
+    let code = poll_for(WAIT, || f.child.try_wait().unwrap().is_some());
+    assert!(
+        code,
+        "events -f still running after tend exited: {:?}",
+        f.seen
+    );
 }
