@@ -20,7 +20,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// What a one-shot command did: its code (None: still running at the
 /// deadline, then killed) and its output. `out_closed` is false when
 /// something (a detached tend) still held the stdout pipe open after the
-/// command exited.
+/// command exited (the same for stderr).
 struct Ran {
     code: Option<i32>,
     out: String,
@@ -41,15 +41,19 @@ impl Ran {
 /// stderr piped; wait at most `WAIT` for it to exit, and a moment more for
 /// its pipes to close, without ever blocking on a pipe a daemon kept.
 fn run_marked(tmp: &TempDir, args: &[&str]) -> Ran {
-    let mut child = Command::new(tend_bin())
-        .args(args)
+    let mut cmd = Command::new(tend_bin());
+    cmd.args(args)
         .current_dir(tmp.path())
         .env(MARKER_VAR, tmp.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    run_marked_cmd(cmd)
+}
+
+/// `run_marked` for a prepared command (stdout and stderr piped).
+fn run_marked_cmd(mut cmd: Command) -> Ran {
+    let mut child = cmd.spawn().unwrap();
     let (tx_out, rx_out) = mpsc::channel();
     let (tx_err, rx_err) = mpsc::channel();
     let mut so = child.stdout.take().unwrap();
@@ -80,7 +84,7 @@ fn run_marked(tmp: &TempDir, args: &[&str]) -> Ran {
     let err = rx_err.recv_timeout(Duration::from_secs(2));
     Ran {
         code,
-        out_closed: out.is_ok(),
+        out_closed: out.is_ok() && err.is_ok(),
         out: String::from_utf8_lossy(&out.unwrap_or_default()).into_owned(),
         err: String::from_utf8_lossy(&err.unwrap_or_default()).into_owned(),
     }
@@ -140,7 +144,7 @@ fn detach_prints_the_pid_and_tend_answers_at_once() {
     let doc: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert!(
         r.out_closed,
-        "the detached tend kept the caller's stdout open: {}",
+        "the detached tend kept the caller's stdout or stderr open: {}",
         r.show()
     );
     assert!(!r.out.contains('\x1b'));
@@ -252,4 +256,70 @@ fn detach_with_a_bad_config_exits_2_with_the_error() {
         "left running: {:?}",
         marked_pids(&tmp)
     );
+}
+
+#[test]
+fn detach_with_relative_paths_keeps_their_meaning() {
+    // `tend run --detach --dir d -c tend.json` from the project directory:
+    // the background tend must not lose the caller's current directory
+    // for relative paths (DIR, the config, the config's `cwd`).
+    let tmp = TempDir::new();
+    let _d = Daemon { tmp: &tmp };
+    std::fs::create_dir_all(tmp.join("work")).unwrap();
+    config(
+        &tmp,
+        &serde_json::json!({"processes": [
+            {"name": "keep", "command": fixture(), "args": ["--cwd-file", "cwd.txt"],
+             "cwd": "work", "min_uptime": "100ms", "stop_timeout": "2s"}
+        ]})
+        .to_string(),
+    );
+    let r = run_marked(&tmp, &["run", "--detach", "--dir", "d", "-c", "tend.json"]);
+    assert_eq!(r.code, Some(0), "{}", r.show());
+    let pid: i32 = r
+        .out
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", r.show()));
+    assert!(tmp.join("d").join("tend.sock").exists(), "no socket in ./d");
+    assert_eq!(read_pid(&tmp.join("d").join("tend.pid")), Some(pid));
+    wait_until(WAIT, "the child wrote its cwd", || {
+        tmp.join("work").join("cwd.txt").exists()
+    });
+    let cwd = read_lossy(&tmp.join("work").join("cwd.txt"));
+    assert_eq!(
+        std::fs::canonicalize(cwd.trim()).ok(),
+        std::fs::canonicalize(tmp.join("work")).ok(),
+        "{cwd}"
+    );
+    let o = run_tend(&["shutdown", "--dir", &tmp.s("d")]);
+    assert_eq!(shell_code(o.status), 0, "{}", show(&o));
+}
+
+#[test]
+fn detach_via_tend_dir_env_and_a_second_detach_after_shutdown() {
+    let tmp = TempDir::new();
+    let _d = Daemon { tmp: &tmp };
+    let cfg = keep_config(&tmp);
+    let dir = tmp.s("d");
+    for round in 0..2 {
+        let mut cmd = Command::new(tend_bin());
+        cmd.args(["run", "--detach", "-c", &cfg])
+            .env("TEND_DIR", &dir)
+            .env(MARKER_VAR, tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let r = run_marked_cmd(cmd);
+        assert_eq!(r.code, Some(0), "round {round}: {}", r.show());
+        let pid: i32 = r
+            .out
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{}", r.show()));
+        assert_eq!(read_pid(&tmp.join("d").join("tend.pid")), Some(pid));
+        let o = run_tend(&["shutdown", "--dir", &dir]);
+        assert_eq!(shell_code(o.status), 0, "{}", show(&o));
+        wait_until(WAIT, "the detached tend to exit", || !pid_alive(pid));
+    }
 }
