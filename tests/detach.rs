@@ -323,3 +323,31 @@ fn detach_via_tend_dir_env_and_a_second_detach_after_shutdown() {
         wait_until(WAIT, "the detached tend to exit", || !pid_alive(pid));
     }
 }
+
+#[test]
+fn detach_that_fails_after_forking_reports_the_reason() {
+    // The socket path does not fit in sun_path: the background tend can
+    // only find out once it tries to listen, after the fork. The caller
+    // must still get the reason and a failure code, and nothing may stay.
+    let tmp = TempDir::new();
+    let _d = Daemon { tmp: &tmp };
+    let cfg = keep_config(&tmp);
+    let long = tmp.join("x".repeat(110));
+    let dir = long.to_string_lossy().into_owned();
+    let r = run_marked(&tmp, &["run", "--detach", "--dir", &dir, "-c", &cfg]);
+    assert!(
+        matches!(r.code, Some(c) if c != 0),
+        "detach with an unusable socket path: {}",
+        r.show()
+    );
+    assert!(r.err.contains("tend.sock"), "no reason given: {}", r.show());
+    assert!(
+        r.out.trim().is_empty(),
+        "a PID printed on failure: {}",
+        r.show()
+    );
+    assert!(r.out_closed, "{}", r.show());
+    wait_until(WAIT, "nothing of this test left running", || {
+        marked_pids(&tmp).is_empty()
+    });
+}
