@@ -386,6 +386,16 @@ fn status_json_after_crash_backoff_and_breaker() {
         "{ctx}"
     );
     assert!(p["last_start"].is_string(), "{ctx}");
+    // Only crashes so far: every restart is inside the window.
+    assert_eq!(p["breaker"]["failures"], p["restarts"], "{ctx}");
+    // Same format, so the strings order like the times.
+    let (st, at) = (
+        p["last_start"].as_str().unwrap(),
+        p["last_exit"]["at"].as_str().unwrap(),
+    );
+    if st.len() == at.len() && st.ends_with('Z') && at.ends_with('Z') {
+        assert!(at >= st, "exit before start: {ctx}");
+    }
 
     // Killed by a signal: code null, signal named without SIG.
     let p = wait_proc(&t, "sig", "backoff after KILL", |p| p["state"] == "backoff");
