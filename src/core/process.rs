@@ -495,6 +495,13 @@ impl Proc {
 
             // --- Kill ----------------------------------------------------
             (S::Starting | S::Running | S::Stopping, Input::Kill) => {
+                // As in begin_stop: no probe or limits sample may stay due,
+                // or the shell would be woken for it over and over.
+                if self.state != S::Stopping {
+                    self.probes.on_stop();
+                    out.push(Action::CancelProbes);
+                    self.limits_at = None;
+                }
                 if self.pid.is_some() {
                     out.push(Action::Signal(libc_sigkill()));
                     self.killed = true;
