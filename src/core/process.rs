@@ -543,6 +543,8 @@ impl Proc {
                         self.limit_exceeded(msg, now, out);
                         return;
                     }
+                    // The runtime end may fall before the next sample.
+                    self.limits_at = self.limits_at.map(|t| t.min(started.after(rt)));
                 }
                 if self.spec.limits.memory.is_some() || self.spec.limits.procs.is_some() {
                     out.push(Action::SampleLimits);
