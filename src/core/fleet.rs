@@ -202,10 +202,13 @@ impl Fleet {
         if self.shutting_down {
             for i in 0..self.procs.len() {
                 let p = &self.procs[i];
-                let needs_stop = match p.state() {
-                    State::Starting | State::Running => self.stoppable(i),
-                    State::Backoff | State::Exited | State::Failed => true,
-                    State::Stopped | State::Stopping => false,
+                // Only a process with a child waits for its dependents; one
+                // in backoff (or failed with a cooldown) is stopped at once,
+                // or its restart timer would spawn it during the shutdown.
+                let (needs_stop, has_child) = match p.state() {
+                    State::Starting | State::Running => (self.stoppable(i), true),
+                    State::Backoff | State::Exited | State::Failed => (true, false),
+                    State::Stopped | State::Stopping => (false, false),
                 };
                 if !needs_stop {
                     continue;
@@ -213,7 +216,7 @@ impl Fleet {
                 let dependents_down = (0..self.procs.len()).all(|j| {
                     !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up()
                 });
-                if dependents_down {
+                if dependents_down || !has_child {
                     self.feed(i, Input::Stop, now, out);
                 }
             }
