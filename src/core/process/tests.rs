@@ -1470,7 +1470,9 @@ struct Sim {
     backoff_is_failure: bool,
     /// Failure restarts since the breaker was last cleared.
     failure_restarts: Vec<Mono>,
-    log: Vec<String>,
+    /// The last steps (time, state before, input, state after, actions),
+    /// formatted only when a check fails.
+    log: std::collections::VecDeque<(Mono, State, Input, State, Vec<Action>)>,
     stats: Stats,
 }
 
@@ -1540,22 +1542,30 @@ impl Sim {
             held: false,
             backoff_is_failure: false,
             failure_restarts: Vec::new(),
-            log: Vec::new(),
+            log: std::collections::VecDeque::new(),
             stats: Stats::default(),
         }
     }
 
     fn fail(&self, msg: &str) -> ! {
-        let tail: Vec<&String> = self.log.iter().rev().take(30).rev().collect();
+        let tail: Vec<String> = self
+            .log
+            .iter()
+            .map(|(t, before, input, after, acts)| {
+                format!(
+                    "{:>8} {:>8} {input:?} -> {} {acts:?}",
+                    t.0,
+                    before.as_str(),
+                    after.as_str()
+                )
+            })
+            .collect();
         panic!(
             "{msg}\nspec: {:#?}\nstate {} at {:?}\nlast steps:\n{}",
             self.p.spec,
             self.p.state().as_str(),
             self.now,
-            tail.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
+            tail.join("\n")
         )
     }
 
@@ -1604,14 +1614,12 @@ impl Sim {
             }
             _ => {}
         }
-        let what = format!("{input:?}");
-        let acts = self.p.on_event(input, self.now);
-        self.log.push(format!(
-            "{:>8} {:>8} {what} -> {} {acts:?}",
-            self.now.0,
-            before.as_str(),
-            self.p.state().as_str()
-        ));
+        let acts = self.p.on_event(input.clone(), self.now);
+        if self.log.len() == 30 {
+            self.log.pop_front();
+        }
+        self.log
+            .push_back((self.now, before, input, self.p.state(), acts.clone()));
         if !bugs(&acts).is_empty() {
             self.fail("Action::Bug");
         }
