@@ -407,7 +407,15 @@ impl Proc {
                         self.emit(out, EventKind::Stopped);
                         self.begin_start(now, out);
                     }
-                    AfterStop::Fail => self.failure_restart(now, out),
+                    AfterStop::Fail => {
+                        // A long run is not part of a crash loop, however
+                        // it ended (SPEC §2 min_uptime).
+                        let ran_for = self.last_start.map_or(0, |t| now.since(t));
+                        if ran_for >= self.spec.min_uptime.as_millis() as u64 {
+                            self.backoff.reset();
+                        }
+                        self.failure_restart(now, out)
+                    }
                     AfterStop::GiveUp => {
                         self.state = S::Failed;
                         self.final_status = Some(status);
