@@ -1306,6 +1306,45 @@ fn limit_with_on_limit_stop_gives_up() {
     assert_eq!(h.p.final_status(), Some(ExitStatus::Signal(TERM)));
 }
 
+/// SPEC §2: "a run at least [min_uptime] long resets the backoff". That
+/// holds however the run ended: a liveness failure or a runtime limit
+/// after hours is not part of a crash loop.
+#[test]
+fn a_long_run_ended_by_a_probe_or_a_limit_resets_the_backoff() {
+    let mut s = crash_spec();
+    s.liveness = Some(http_probe(1000, 1));
+    let mut h = H::new(s);
+    assert_eq!(crash_loop(&mut h, 3, 10), vec![100, 200, 400]);
+    // Now it runs for a minute, then liveness fails once (threshold 1).
+    let started = h.now;
+    loop {
+        let acts = h.due();
+        if probes_started(&acts).contains(&Role::Liveness) {
+            let ok = h.now.since(started) < 60_000;
+            h.feed(probe_result(Role::Liveness, ok));
+            if !ok {
+                break;
+            }
+        }
+    }
+    assert_eq!(h.state(), State::Stopping);
+    let acts = h.wait(10).go(killed(TERM));
+    assert_eq!(backoff_delays(&acts), vec![100]);
+
+    let mut s = crash_spec();
+    s.limits.runtime = Some(ms(5000));
+    let mut h = H::new(s);
+    h.go(Input::Start);
+    for _ in 0..5 {
+        h.due(); // min_uptime
+        h.due(); // runtime
+        assert_eq!(h.state(), State::Stopping);
+        let acts = h.wait(10).go(killed(TERM));
+        assert_eq!(backoff_delays(&acts), vec![100]);
+        h.due();
+    }
+}
+
 #[test]
 fn runtime_limit_is_reached_through_due() {
     let mut s = crash_spec();
