@@ -226,16 +226,43 @@ impl Fleet {
             }
             return;
         }
+        let blocked = self.blocked();
         let all_final = !self.procs.is_empty()
-            && self
-                .procs
-                .iter()
-                .zip(&self.waiting)
-                .all(|(p, &w)| p.is_final() && !w);
+            && (0..self.procs.len())
+                .all(|i| (self.procs[i].is_final() && !self.waiting[i]) || blocked[i]);
         if all_final {
             self.exited = true;
             out.push(FleetAction::Exit(self.exit_code(false)));
         }
+    }
+
+    /// Per process: waiting for a dependency that can never be met without
+    /// a request (it is done for good, or blocked itself), so it can never
+    /// run and must not keep tend alive (SPEC §4 "none can run again").
+    fn blocked(&self) -> Vec<bool> {
+        let n = self.procs.len();
+        let mut blocked = vec![false; n];
+        // A fixpoint rather than recursion: safe even on a cycle.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..n {
+                let p = &self.procs[i];
+                let at_rest = p.is_final() || p.state() == State::Stopped;
+                if blocked[i] || !self.waiting[i] || !at_rest {
+                    continue;
+                }
+                let stuck = self.deps[i].iter().any(|&(d, c)| {
+                    !self.dep_met(d, c)
+                        && ((self.procs[d].is_final() && !self.waiting[d]) || blocked[d])
+                });
+                if stuck {
+                    blocked[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        blocked
     }
 
     /// SPEC §4: after a requested shutdown 0 (single-command mode: the
