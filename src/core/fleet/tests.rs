@@ -586,6 +586,50 @@ fn spawn_failure_under_never_exits_127() {
     assert_eq!(exit_of(&acts), Some(127));
 }
 
+/// SPEC §4: tend exits when every process is `exited` or `failed` "and
+/// none can run again". A process waiting for a dependency that gave up
+/// can never run: it must not keep tend (and its container) alive.
+#[test]
+fn dependents_of_a_dependency_that_gave_up_do_not_keep_tend_alive() {
+    let mut a = proc_spec("a");
+    a.max_restarts = Some(0);
+    a.readiness = Some(tcp_probe());
+    let b = dep(proc_spec("b"), "a", DepCondition::Ready);
+    let c = dep(proc_spec("c"), "b", DepCondition::Started);
+    let mut f = F::new(vec![c, b, a]);
+    let acts = f.start_all();
+    assert_eq!(spawned(&acts), vec![2]);
+    let acts = f.wait(10).exit("a", ExitStatus::Code(4));
+    assert_eq!(f.state("a"), State::Failed);
+    assert_eq!(exit_of(&acts), Some(4));
+}
+
+#[test]
+fn a_dependent_waiting_on_a_finished_one_shot_ready() {
+    let mut a = never(proc_spec("a"));
+    a.min_uptime = ms(1000);
+    let b = dep(proc_spec("b"), "a", DepCondition::Ready);
+    let mut f = F::new(vec![a, b]);
+    f.start_all();
+    let acts = f.wait(10).exit("a", ExitStatus::Code(0));
+    assert_eq!(exit_of(&acts), Some(0));
+}
+
+#[test]
+fn a_dependent_waiting_on_a_cooling_breaker_keeps_tend_alive() {
+    let mut a = proc_spec("a");
+    a.max_restarts = Some(0);
+    a.breaker_cooldown = Some(ms(5000));
+    a.readiness = Some(tcp_probe());
+    let b = dep(proc_spec("b"), "a", DepCondition::Ready);
+    let mut f = F::new(vec![a, b]);
+    f.start_all();
+    let acts = f.wait(10).exit("a", ExitStatus::Code(4));
+    assert_eq!(exit_of(&acts), None, "a will be tried again");
+    let acts = f.due();
+    assert_eq!(spawned(&acts), vec![0]);
+}
+
 #[test]
 fn requested_shutdown_in_config_mode_exits_0() {
     let mut f = F::new(vec![proc_spec("a")]);
