@@ -449,7 +449,7 @@ impl Proc {
                             self.state = S::Running;
                             self.deadline = None;
                         }
-                        if !self.probes.liveness.is_some() {
+                        if self.probes.liveness.is_none() {
                             self.emit(out, EventKind::Healthy { probe: "startup" });
                         }
                     }
