@@ -175,7 +175,9 @@ impl Fleet {
             DepCondition::Ready => d.ready(),
             DepCondition::Healthy => {
                 if d.has_health_probe() {
-                    d.health() == Health::Healthy && d.is_up()
+                    // With a child: between a restart's Spawn and its
+                    // Spawned, `health` is still the previous run's.
+                    d.health() == Health::Healthy && d.pid().is_some()
                 } else {
                     d.ready()
                 }
