@@ -124,6 +124,14 @@ impl Fleet {
                     self.feed(i, Input::StopWith(sig), now, &mut out);
                 }
             }
+        } else {
+            // A stop already under way (`tend restart`) must end stopped,
+            // not start the process again in the middle of the shutdown.
+            for i in 0..self.procs.len() {
+                if self.procs[i].state() == State::Stopping {
+                    self.feed(i, Input::Stop, now, &mut out);
+                }
+            }
         }
         self.settle(now, &mut out);
         out
