@@ -349,6 +349,33 @@ fn user_start_honours_dependencies_and_stop_cancels_the_wait() {
     assert!(spawned(&acts).is_empty(), "b was stopped while waiting");
 }
 
+/// Between a restart's `Spawn` and its `Spawned`, the dependency's health is
+/// still the previous run's: it must not count.
+#[test]
+fn healthy_from_the_previous_run_does_not_count() {
+    let mut a = proc_spec("a");
+    a.liveness = Some(tcp_probe());
+    let b = dep(proc_spec("b"), "a", DepCondition::Healthy);
+    let mut f = F::new(vec![a, b]);
+    f.start_all();
+    f.due();
+    let acts = f.wait(1).probe("a", Role::Liveness, true);
+    assert_eq!(spawned(&acts), vec![1]);
+    // a crashes; b is stopped and asked to start again: it waits for a.
+    f.wait(10).exit("a", ExitStatus::Code(1));
+    f.on("b", Input::Stop);
+    f.exit("b", ExitStatus::Signal(TERM));
+    let acts = f.f.start(1, f.now);
+    assert!(spawned(&f.run(acts)).is_empty());
+    // a's restart: spawned, not yet probed. b must still wait.
+    let acts = f.due();
+    assert_eq!(spawned(&acts), vec![0], "only a: {acts:?}");
+    assert_eq!(f.f.procs[0].health(), Health::Unknown);
+    f.due();
+    let acts = f.wait(1).probe("a", Role::Liveness, true);
+    assert_eq!(spawned(&acts), vec![1]);
+}
+
 // ---------------------------------------------------------------------------
 // Shutdown
 // ---------------------------------------------------------------------------
@@ -453,6 +480,22 @@ fn shutdown_while_a_dependent_is_still_waiting() {
     let acts = f.exit("a", ExitStatus::Signal(TERM));
     assert_eq!(exit_of(&acts), Some(0));
     assert!(spawned(&acts).is_empty());
+}
+
+/// A `tend restart` under way when the shutdown comes: the process ends
+/// stopped, it is not started again.
+#[test]
+fn shutdown_during_a_restart_does_not_start_it_again() {
+    let mut f = F::new(vec![proc_spec("a")]);
+    f.start_all();
+    let acts = f.on("a", Input::Restart);
+    assert_eq!(signalled(&acts), vec![(0, TERM)]);
+    let acts = f.shutdown(None);
+    assert!(signalled(&acts).is_empty(), "no second TERM: {acts:?}");
+    let acts = f.exit("a", ExitStatus::Signal(TERM));
+    assert!(spawned(&acts).is_empty(), "{acts:?}");
+    assert_eq!(f.state("a"), State::Stopped);
+    assert_eq!(exit_of(&acts), Some(0));
 }
 
 #[test]
@@ -810,4 +853,325 @@ fn random_shutdowns_respect_dependencies() {
         assert_eq!(code, Some(0), "seed {seed}");
         assert!(f.f.procs.iter().all(|p| p.state() == State::Stopped));
     }
+}
+
+// ---------------------------------------------------------------------------
+// Randomized whole-fleet runs
+// ---------------------------------------------------------------------------
+
+impl Rng {
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize].clone()
+    }
+}
+
+/// A fake shell around a whole fleet: children exit at random times and
+/// answer stop signals (or not), probes answer at random, the user starts,
+/// stops, restarts and resets at random, and a shutdown comes at some
+/// point. Checked after every call:
+/// - no `Action::Bug`, at most one `Exit`, nothing spawned during shutdown;
+/// - a process first started by the fleet has its dependencies met;
+/// - during shutdown, a process gets its stop signal only once all its
+///   dependents are down;
+/// - a requested shutdown ends in `Exit(0)` once the children are gone;
+/// - an unrequested `Exit` only when every process is done (or blocked).
+struct FleetSim {
+    rng: Rng,
+    f: Fleet,
+    now: Mono,
+    next_pid: u32,
+    child_exit: Vec<Option<(Mono, ExitStatus)>>,
+    probes: Vec<Vec<(Mono, Role, bool)>>,
+    exit: Option<u8>,
+    shutdown_at: Option<Mono>,
+    seed: u64,
+}
+
+fn random_fleet_spec(rng: &mut Rng, name: &str) -> ProcSpec {
+    let mut s = proc_spec(name);
+    s.restart = rng.pick(&[
+        RestartPolicy::Always,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Never,
+    ]);
+    s.restart_delay = ms(rng.pick(&[1, 100, 1000]));
+    s.min_uptime = ms(rng.pick(&[0, 500]));
+    s.max_restarts = rng.pick(&[None, Some(0), Some(2)]);
+    s.breaker_cooldown = rng.pick(&[None, Some(ms(2000))]);
+    s.stop_timeout = ms(rng.pick(&[100, 1000]));
+    if rng.chance(30) {
+        s.readiness = Some(tcp_probe());
+    }
+    if rng.chance(20) {
+        s.liveness = Some(tcp_probe());
+    }
+    if rng.chance(20) {
+        s.startup = Some(tcp_probe());
+    }
+    s
+}
+
+impl FleetSim {
+    fn new(seed: u64) -> FleetSim {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let n = 1 + rng.below(5) as usize;
+        let mut specs: Vec<ProcSpec> = (0..n)
+            .map(|i| random_fleet_spec(&mut rng, &format!("p{i}")))
+            .collect();
+        for (i, s) in specs.iter_mut().enumerate() {
+            for j in 0..i {
+                if rng.chance(35) {
+                    let cond = rng.pick(&[
+                        DepCondition::Started,
+                        DepCondition::Ready,
+                        DepCondition::Healthy,
+                    ]);
+                    s.depends_on.push((format!("p{j}"), cond));
+                }
+            }
+        }
+        if rng.chance(50) {
+            specs.reverse();
+        }
+        FleetSim {
+            rng,
+            f: Fleet::new(&plan(specs, false)),
+            now: Mono(0),
+            next_pid: 100,
+            child_exit: vec![None; n],
+            probes: vec![Vec::new(); n],
+            exit: None,
+            shutdown_at: None,
+            seed,
+        }
+    }
+
+    fn deps_met(&self, i: usize) -> bool {
+        self.f.deps[i].iter().all(|&(d, c)| self.f.dep_met(d, c))
+    }
+
+    fn dependents_down(&self, i: usize) -> bool {
+        (0..self.f.procs.len())
+            .all(|j| !self.f.deps[j].iter().any(|&(d, _)| d == i) || !self.f.procs[j].is_up())
+    }
+
+    /// Carry out the actions of one call, checking them; answers spawns
+    /// and limit samples (recursively).
+    fn run(&mut self, acts: Vec<FleetAction>, before: &[State], user_on: Option<usize>) {
+        let seed = self.seed;
+        for a in acts {
+            match a {
+                FleetAction::Exit(code) => {
+                    assert!(self.exit.is_none(), "seed {seed}: Exit twice");
+                    self.exit = Some(code);
+                }
+                FleetAction::Emit(_) => {}
+                FleetAction::Proc(i, action) => match action {
+                    Action::Bug(m) => panic!("seed {seed}: bug: {m}"),
+                    Action::Spawn => {
+                        assert!(
+                            self.shutdown_at.is_none(),
+                            "seed {seed}: spawn of {i} during shutdown"
+                        );
+                        if before[i] == State::Stopped && user_on != Some(i) {
+                            assert!(
+                                self.deps_met(i),
+                                "seed {seed}: {i} started early: deps {:?}, states {:?}, before {before:?}, user {user_on:?}",
+                                self.f.deps[i],
+                                self.f.procs.iter().map(|p| (p.state(), p.pid(), p.ready(), p.health())).collect::<Vec<_>>()
+                            );
+                        }
+                        let ok = self.rng.chance(95);
+                        let input = if ok {
+                            self.next_pid += 1;
+                            let at = self.now.after(ms(self.rng.below(5000)));
+                            let st = self.rng.pick(&[
+                                ExitStatus::Code(0),
+                                ExitStatus::Code(1),
+                                ExitStatus::Signal(KILL),
+                            ]);
+                            self.child_exit[i] = self.rng.chance(70).then_some((at, st));
+                            Input::Spawned { pid: self.next_pid }
+                        } else {
+                            Input::SpawnFailed {
+                                error: "spawn: not found".into(),
+                                code: 127,
+                            }
+                        };
+                        let more = self.f.on_proc(i, input, self.now);
+                        self.run(more, before, user_on);
+                    }
+                    Action::Signal(sig) => {
+                        if self.shutdown_at.is_some() && sig != KILL {
+                            assert!(
+                                self.dependents_down(i),
+                                "seed {seed}: {i} signalled before its dependents are down"
+                            );
+                        }
+                        let at = if sig == KILL {
+                            Some(self.now.after(ms(self.rng.below(10))))
+                        } else {
+                            self.rng
+                                .chance(80)
+                                .then(|| self.now.after(ms(self.rng.below(1500))))
+                        };
+                        if let Some(at) = at {
+                            let status = ExitStatus::Signal(sig);
+                            match self.child_exit[i] {
+                                Some((t, _)) if t <= at => {}
+                                _ => self.child_exit[i] = Some((at, status)),
+                            }
+                        }
+                    }
+                    Action::StartProbe(role) => {
+                        let at = self.now.after(ms(self.rng.below(300)));
+                        let ok = self.rng.chance(75);
+                        self.probes[i].push((at, role, ok));
+                    }
+                    Action::CancelProbes => self.probes[i].clear(),
+                    Action::SampleLimits | Action::Emit(_) => {}
+                },
+            }
+        }
+    }
+
+    /// One call into the fleet, with the checks around it.
+    fn call(
+        &mut self,
+        user_on: Option<usize>,
+        f: impl FnOnce(&mut Fleet, Mono) -> Vec<FleetAction>,
+    ) {
+        let before: Vec<State> = self.f.procs.iter().map(Proc::state).collect();
+        let acts = f(&mut self.f, self.now);
+        self.run(acts, &before, user_on);
+        for (i, p) in self.f.procs.iter().enumerate() {
+            let up = matches!(
+                p.state(),
+                State::Starting | State::Running | State::Stopping
+            );
+            assert_eq!(p.pid().is_some(), up, "seed {}: pid of {i}", self.seed);
+            if p.pid().is_none() {
+                self.child_exit[i] = None;
+            }
+        }
+        if let Some(code) = self.exit {
+            if self.shutdown_at.is_some() {
+                assert_eq!(code, 0, "seed {}", self.seed);
+            } else {
+                let blocked = self.f.blocked();
+                for (i, p) in self.f.procs.iter().enumerate() {
+                    assert!(
+                        p.is_final() || blocked[i],
+                        "seed {}: exit while {i} is {}",
+                        self.seed,
+                        p.state().as_str()
+                    );
+                }
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        let n = self.f.procs.len();
+        // The earliest of: a deadline, a child's exit, a probe answer.
+        let mut next: Option<(Mono, usize, u8)> = None;
+        let mut consider = |t: Mono, i: usize, what: u8, next: &mut Option<(Mono, usize, u8)>| {
+            if next.map_or(true, |(n, _, _)| t < n) {
+                *next = Some((t, i, what));
+            }
+        };
+        for i in 0..n {
+            if let Some(d) = self.f.procs[i].next_deadline() {
+                consider(d, i, 0, &mut next);
+            }
+            if let Some((t, _)) = self.child_exit[i] {
+                consider(t, i, 1, &mut next);
+            }
+            if let Some(&(t, _, _)) = self.probes[i].iter().min_by_key(|x| x.0) {
+                consider(t, i, 2, &mut next);
+            }
+        }
+        if next.is_none() || self.rng.chance(10) {
+            let t = self.now.after(ms(self.rng.below(2000)));
+            consider(t, self.rng.below(n as u64) as usize, 3, &mut next);
+        }
+        let (t, i, what) = next.unwrap();
+        self.now = self.now.max(t);
+        match what {
+            0 => self.call(None, |f, now| f.on_proc(i, Input::Due, now)),
+            1 => {
+                let (_, status) = self.child_exit[i].take().unwrap();
+                self.call(None, |f, now| f.on_proc(i, Input::Exited(status), now));
+            }
+            2 => {
+                let k = (0..self.probes[i].len())
+                    .min_by_key(|&k| self.probes[i][k].0)
+                    .unwrap();
+                let (_, role, ok) = self.probes[i].remove(k);
+                self.call(None, |f, now| {
+                    f.on_proc(
+                        i,
+                        Input::ProbeDone {
+                            role,
+                            ok,
+                            message: "x".into(),
+                        },
+                        now,
+                    )
+                });
+            }
+            _ => match self.rng.below(20) {
+                0..=5 => self.call(None, |f, now| f.start(i, now)),
+                6..=8 => self.call(Some(i), |f, now| f.on_proc(i, Input::Stop, now)),
+                9..=11 => self.call(Some(i), |f, now| f.on_proc(i, Input::Restart, now)),
+                12..=13 => self.call(Some(i), |f, now| f.on_proc(i, Input::Reset, now)),
+                14 => {
+                    if self.shutdown_at.is_none() {
+                        let before: Vec<State> = self.f.procs.iter().map(Proc::state).collect();
+                        let acts = self.f.shutdown("test", None, self.now);
+                        self.shutdown_at = Some(self.now);
+                        self.run(acts, &before, None);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+#[test]
+fn random_fleets_keep_the_invariants() {
+    let mut exits = [0usize; 2];
+    for seed in 1..=400u64 {
+        let mut sim = FleetSim::new(seed);
+        sim.call(None, |f, now| f.start_all(now));
+        let mut steps = 0;
+        while sim.exit.is_none() && steps < 300 {
+            sim.step();
+            steps += 1;
+        }
+        if sim.exit.is_none() {
+            // Shut down and let the children go: it must end.
+            if sim.shutdown_at.is_none() {
+                let before: Vec<State> = sim.f.procs.iter().map(Proc::state).collect();
+                let acts = sim.f.shutdown("test", None, sim.now);
+                sim.shutdown_at = Some(sim.now);
+                sim.run(acts, &before, None);
+            }
+            let mut more = 0;
+            while sim.exit.is_none() {
+                more += 1;
+                assert!(more < 500, "seed {seed}: the shutdown never ends");
+                sim.step();
+            }
+        }
+        exits[usize::from(sim.shutdown_at.is_some())] += 1;
+    }
+    assert!(
+        exits[0] > 0 && exits[1] > 0,
+        "both kinds of exit: {exits:?}"
+    );
 }
