@@ -1038,6 +1038,13 @@ impl FleetSim {
         }
     }
 
+    fn shutdown(&mut self) {
+        let before: Vec<State> = self.f.procs.iter().map(Proc::state).collect();
+        let acts = self.f.shutdown("test", None, self.now);
+        self.shutdown_at = Some(self.now);
+        self.run(acts, &before, None);
+    }
+
     /// One call into the fleet, with the checks around it.
     fn call(
         &mut self,
@@ -1078,7 +1085,7 @@ impl FleetSim {
         let n = self.f.procs.len();
         // The earliest of: a deadline, a child's exit, a probe answer.
         let mut next: Option<(Mono, usize, u8)> = None;
-        let mut consider = |t: Mono, i: usize, what: u8, next: &mut Option<(Mono, usize, u8)>| {
+        let consider = |t: Mono, i: usize, what: u8, next: &mut Option<(Mono, usize, u8)>| {
             if next.map_or(true, |(n, _, _)| t < n) {
                 *next = Some((t, i, what));
             }
@@ -1128,14 +1135,7 @@ impl FleetSim {
                 6..=8 => self.call(Some(i), |f, now| f.on_proc(i, Input::Stop, now)),
                 9..=11 => self.call(Some(i), |f, now| f.on_proc(i, Input::Restart, now)),
                 12..=13 => self.call(Some(i), |f, now| f.on_proc(i, Input::Reset, now)),
-                14 => {
-                    if self.shutdown_at.is_none() {
-                        let before: Vec<State> = self.f.procs.iter().map(Proc::state).collect();
-                        let acts = self.f.shutdown("test", None, self.now);
-                        self.shutdown_at = Some(self.now);
-                        self.run(acts, &before, None);
-                    }
-                }
+                14 if self.shutdown_at.is_none() => self.shutdown(),
                 _ => {}
             },
         }
@@ -1156,10 +1156,7 @@ fn random_fleets_keep_the_invariants() {
         if sim.exit.is_none() {
             // Shut down and let the children go: it must end.
             if sim.shutdown_at.is_none() {
-                let before: Vec<State> = sim.f.procs.iter().map(Proc::state).collect();
-                let acts = sim.f.shutdown("test", None, sim.now);
-                sim.shutdown_at = Some(sim.now);
-                sim.run(acts, &before, None);
+                sim.shutdown();
             }
             let mut more = 0;
             while sim.exit.is_none() {
