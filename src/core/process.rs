@@ -755,14 +755,6 @@ impl Proc {
                 delay_ms: delay.as_millis() as u64,
             },
         );
-        if delay.is_zero() {
-            // Restart at once, in the same turn: the shell spawns right away.
-            self.deadline = None;
-            if std::mem::take(&mut self.pending_failure_restart) {
-                self.breaker.record(now);
-            }
-            self.begin_start(now, out);
-        }
     }
 
     /// Milliseconds until the scheduled restart (state `backoff`).
