@@ -468,6 +468,24 @@ fn no_start_during_shutdown() {
     assert!(spawned(&acts).is_empty(), "{acts:?}");
 }
 
+/// restart_delay 0: a dependency that crashes while its dependents are
+/// still stopping is not spawned again during the shutdown.
+#[test]
+fn shutdown_with_zero_restart_delay_spawns_nothing() {
+    let mut a = proc_spec("a");
+    a.restart_delay = Duration::ZERO;
+    let b = dep(proc_spec("b"), "a", DepCondition::Started);
+    let mut f = F::new(vec![a, b]);
+    f.start_all();
+    let acts = f.shutdown(None);
+    assert_eq!(signalled(&acts), vec![(1, TERM)]);
+    let acts = f.exit("a", ExitStatus::Code(1));
+    assert!(spawned(&acts).is_empty(), "{acts:?}");
+    assert_eq!(f.state("a"), State::Stopped);
+    let acts = f.exit("b", ExitStatus::Signal(TERM));
+    assert_eq!(exit_of(&acts), Some(0));
+}
+
 #[test]
 fn shutdown_while_a_dependent_is_still_waiting() {
     let mut a = proc_spec("a");

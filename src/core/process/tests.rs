@@ -303,12 +303,14 @@ fn allowed(from: State, k: K) -> Vec<State> {
             Stopped | Running | Backoff | Stopping | Exited | Failed => same,
         },
         K::SpawnFailed => match from {
-            Starting => vec![Backoff, Exited, Failed, Starting],
+            // Starting: the bug (no pending spawn) changes nothing.
+            Starting => vec![Starting, Backoff, Exited, Failed],
             Stopped | Running | Backoff | Stopping | Exited | Failed => same,
         },
         K::ExitOk | K::ExitFail | K::ExitKilled => match from {
-            // Starting again: a zero restart delay restarts in the same turn.
-            Starting | Running => vec![Backoff, Exited, Failed, Starting],
+            // Never straight to starting, even with restart_delay 0: the
+            // restart waits for its Due (and a shutdown can cancel it).
+            Starting | Running => vec![Backoff, Exited, Failed],
             Stopping => vec![Stopped, Starting, Backoff, Failed],
             Stopped | Backoff | Exited | Failed => same,
         },
@@ -663,6 +665,28 @@ fn backoff_resets_after_a_run_of_min_uptime() {
     assert_eq!(crash_loop(&mut h, 3, 1000), vec![100, 100, 100]);
     assert_eq!(crash_loop(&mut h, 3, 10), vec![200, 400, 800]);
     assert_eq!(crash_loop(&mut h, 1, 60_000), vec![100]);
+}
+
+#[test]
+fn zero_restart_delay_restarts_at_the_next_due_same_instant() {
+    let mut s = crash_spec();
+    s.restart_delay = Duration::ZERO;
+    s.max_restarts = Some(3);
+    let mut h = H::new(s);
+    h.go(Input::Start);
+    for _ in 0..3 {
+        let acts = h.wait(10).go(exit(1));
+        assert_eq!(spawns(&acts), 0, "not in the same turn: {acts:?}");
+        assert_eq!(h.state(), State::Backoff);
+        assert_eq!(backoff_delays(&acts), vec![0]);
+        assert_eq!(h.p.next_deadline(), Some(h.now));
+        let t = h.now;
+        assert_eq!(spawns(&h.due()), 1);
+        assert_eq!(h.now, t);
+    }
+    assert_eq!(h.p.breaker_failures(h.now), 3);
+    h.wait(10).go(exit(1));
+    assert_eq!(h.state(), State::Failed);
 }
 
 fn breaker_spec() -> ProcSpec {
@@ -1704,18 +1728,18 @@ impl Sim {
                     if self.held {
                         self.fail("spawn after a user stop");
                     }
+                    if backoff_then_spawn {
+                        self.fail("restart in the same turn as the backoff");
+                    }
                     // Whose restart is this?
-                    let failure_restart = ((is_due && before == State::Backoff)
-                        || backoff_then_spawn)
-                        && self.backoff_is_failure;
+                    let failure_restart =
+                        is_due && before == State::Backoff && self.backoff_is_failure;
                     if is_due && before == State::Failed {
                         // Cooldown over: the breaker closed.
                         self.failure_restarts.clear();
                         self.stats.cooldown_restarts += 1;
                     }
-                    if ((is_due && before == State::Backoff) || backoff_then_spawn)
-                        && !self.backoff_is_failure
-                    {
+                    if is_due && before == State::Backoff && !self.backoff_is_failure {
                         self.stats.clean_restarts += 1;
                     }
                     if failure_restart && !is_user {
