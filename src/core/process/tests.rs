@@ -1533,6 +1533,8 @@ struct Sim {
     backoff_is_failure: bool,
     /// Failure restarts since the breaker was last cleared.
     failure_restarts: Vec<Mono>,
+    /// Keep `log`: off for speed; a failing seed is run again with it on.
+    trace: bool,
     /// The last steps (time, state before, input, state after, actions),
     /// formatted only when a check fails.
     log: std::collections::VecDeque<(Mono, State, Input, State, Vec<Action>)>,
@@ -1592,7 +1594,7 @@ impl Stats {
 }
 
 impl Sim {
-    fn new(seed: u64) -> Sim {
+    fn new(seed: u64, trace: bool) -> Sim {
         let mut rng = Rng::new(seed);
         let p = Proc::new(random_spec(&mut rng));
         Sim {
@@ -1605,6 +1607,7 @@ impl Sim {
             held: false,
             backoff_is_failure: false,
             failure_restarts: Vec::new(),
+            trace,
             log: std::collections::VecDeque::new(),
             stats: Stats::default(),
         }
@@ -1677,12 +1680,17 @@ impl Sim {
             }
             _ => {}
         }
-        let acts = self.p.on_event(input.clone(), self.now);
-        if self.log.len() == 30 {
-            self.log.pop_front();
-        }
-        self.log
-            .push_back((self.now, before, input, self.p.state(), acts.clone()));
+        let acts = if self.trace {
+            let acts = self.p.on_event(input.clone(), self.now);
+            if self.log.len() == 30 {
+                self.log.pop_front();
+            }
+            self.log
+                .push_back((self.now, before, input, self.p.state(), acts.clone()));
+            acts
+        } else {
+            self.p.on_event(input, self.now)
+        };
         if !bugs(&acts).is_empty() {
             self.fail("Action::Bug");
         }
@@ -1940,15 +1948,28 @@ impl Sim {
 fn run_sims(seeds: std::ops::Range<u64>, steps: usize) {
     let mut seen = [0usize; 7];
     let mut stats = Stats::default();
-    for seed in seeds {
-        let mut sim = Sim::new(seed);
+    let run = |seed: u64, trace: bool, seen: &mut [usize; 7]| {
+        let mut sim = Sim::new(seed, trace);
         sim.feed(Input::Start);
         for _ in 0..steps {
             sim.step();
             let i = State::ALL.iter().position(|&s| s == sim.p.state()).unwrap();
             seen[i] += 1;
         }
-        stats.add(&sim.stats);
+        sim.stats
+    };
+    for seed in seeds {
+        let quiet =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed, false, &mut seen)));
+        match quiet {
+            Ok(s) => stats.add(&s),
+            // Deterministic: the same seed again, with the step log.
+            Err(_) => {
+                eprintln!("seed {seed} failed; again with the log:");
+                run(seed, true, &mut seen);
+                unreachable!("seed {seed} passed the second time");
+            }
+        }
     }
     // The runs must actually go through the interesting parts.
     assert!(seen.iter().all(|&n| n > 0), "every state visited: {seen:?}");
