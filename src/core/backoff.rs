@@ -17,7 +17,11 @@ impl Backoff {
     pub fn new(base: Duration, factor: f64, max: Duration) -> Backoff {
         Backoff {
             base,
-            factor: if factor.is_finite() && factor >= 1.0 { factor } else { 1.0 },
+            factor: if factor.is_finite() && factor >= 1.0 {
+                factor
+            } else {
+                1.0
+            },
             max,
             n: 0,
         }
@@ -62,8 +66,13 @@ mod tests {
     #[test]
     fn grows_and_caps() {
         let mut b = Backoff::new(ms(1000), 2.0, ms(30_000));
-        let got: Vec<u64> = (0..8).map(|_| b.next_failure_delay().as_millis() as u64).collect();
-        assert_eq!(got, vec![1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+        let got: Vec<u64> = (0..8)
+            .map(|_| b.next_failure_delay().as_millis() as u64)
+            .collect();
+        assert_eq!(
+            got,
+            vec![1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
         b.reset();
         assert_eq!(b.next_failure_delay(), ms(1000));
     }

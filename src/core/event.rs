@@ -7,20 +7,46 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     Starting,
-    Started { pid: u32 },
+    Started {
+        pid: u32,
+    },
     Ready,
-    Unready { error: Option<String> },
-    Healthy { probe: &'static str },
-    Unhealthy { probe: &'static str, error: String },
-    Exited { code: Option<i32>, signal: Option<String> },
-    Backoff { delay_ms: u64 },
+    Unready {
+        error: Option<String>,
+    },
+    Healthy {
+        probe: &'static str,
+    },
+    Unhealthy {
+        probe: &'static str,
+        error: String,
+    },
+    Exited {
+        code: Option<i32>,
+        signal: Option<String>,
+    },
+    Backoff {
+        delay_ms: u64,
+    },
     Stopping,
     Stopped,
-    BreakerOpen { failures: u32, error: String },
-    GaveUp { error: String },
+    BreakerOpen {
+        failures: u32,
+        error: String,
+    },
+    GaveUp {
+        error: String,
+    },
     Reset,
-    Reload { added: usize, removed: usize, changed: usize, unchanged: usize },
-    Shutdown { reason: String },
+    Reload {
+        added: usize,
+        removed: usize,
+        changed: usize,
+        unchanged: usize,
+    },
+    Shutdown {
+        reason: String,
+    },
 }
 
 /// One event about one process (or about tend: `name` is "tend").

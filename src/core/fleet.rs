@@ -35,6 +35,22 @@ pub struct Fleet {
     deps: Vec<Vec<(usize, DepCondition)>>,
     shutting_down: bool,
     exited: bool,
+    /// Per process: removed or replaced by a reload. A retired slot is
+    /// stopped and then ignored; slots are never reused, so indices held by
+    /// the shell (timers, PIDs) stay valid.
+    retired: Vec<bool>,
+    /// Per process: the retired slot it replaces, which must be down before
+    /// this one starts (a changed process is stopped, then started anew).
+    replaces: Vec<Option<usize>>,
+}
+
+/// What a reload changed (SPEC §4 `reload` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReloadSummary {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub unchanged: usize,
 }
 
 impl Fleet {
@@ -48,11 +64,92 @@ impl Fleet {
             deps,
             shutting_down: false,
             exited: false,
+            retired: vec![false; plan.processes.len()],
+            replaces: vec![None; plan.processes.len()],
         }
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.procs.iter().position(|p| p.name() == name)
+        (0..self.procs.len()).find(|&i| !self.retired[i] && self.procs[i].name() == name)
+    }
+
+    /// Indices of the processes in the current config, in config order.
+    pub fn live(&self) -> Vec<usize> {
+        (0..self.procs.len())
+            .filter(|&i| !self.retired[i])
+            .collect()
+    }
+
+    pub fn is_retired(&self, i: usize) -> bool {
+        self.retired[i]
+    }
+
+    /// Apply a new plan: added processes start, removed ones stop, changed
+    /// ones stop and then start with the new spec, unchanged ones are not
+    /// touched (same PID).
+    pub fn reload(&mut self, plan: &Plan, now: Mono) -> (Vec<FleetAction>, ReloadSummary) {
+        let mut out = Vec::new();
+        let mut sum = ReloadSummary::default();
+        if self.shutting_down {
+            return (out, sum);
+        }
+        self.single = plan.single;
+        for i in self.live() {
+            let name = self.procs[i].name().to_string();
+            if !plan.processes.iter().any(|p| p.name == name) {
+                sum.removed += 1;
+                self.retired[i] = true;
+                self.waiting[i] = false;
+                self.feed(i, Input::Stop, now, &mut out);
+            }
+        }
+        for spec in &plan.processes {
+            match self.index_of(&spec.name) {
+                Some(i) if self.procs[i].spec == *spec => sum.unchanged += 1,
+                Some(i) => {
+                    sum.changed += 1;
+                    let was_wanted = self.waiting[i]
+                        || self.procs[i].is_up()
+                        || matches!(self.procs[i].state(), State::Backoff);
+                    self.retired[i] = true;
+                    self.waiting[i] = false;
+                    self.feed(i, Input::Stop, now, &mut out);
+                    self.push(spec.clone(), Some(i), was_wanted);
+                }
+                None => {
+                    sum.added += 1;
+                    self.push(spec.clone(), None, true);
+                }
+            }
+        }
+        // Dependencies by name, against the live slots.
+        let live: Vec<(usize, String)> = self
+            .live()
+            .into_iter()
+            .map(|i| (i, self.procs[i].name().to_string()))
+            .collect();
+        for i in 0..self.procs.len() {
+            if self.retired[i] {
+                self.deps[i].clear();
+                continue;
+            }
+            self.deps[i] = self.procs[i]
+                .spec
+                .depends_on
+                .iter()
+                .filter_map(|(n, c)| live.iter().find(|(_, m)| m == n).map(|&(j, _)| (j, *c)))
+                .collect();
+        }
+        self.settle(now, &mut out);
+        (out, sum)
+    }
+
+    fn push(&mut self, spec: ProcSpec, replaces: Option<usize>, start: bool) {
+        self.procs.push(Proc::new(spec));
+        self.waiting.push(start);
+        self.deps.push(Vec::new());
+        self.retired.push(false);
+        self.replaces.push(replaces);
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -204,7 +301,11 @@ impl Fleet {
         // the next input settles again.
         if !self.shutting_down {
             for i in 0..self.procs.len() {
-                if self.waiting[i] && self.deps[i].iter().all(|&(d, c)| self.dep_met(d, c)) {
+                let old_down = self.replaces[i].is_none_or(|o| !self.procs[o].is_up());
+                if self.waiting[i]
+                    && old_down
+                    && self.deps[i].iter().all(|&(d, c)| self.dep_met(d, c))
+                {
                     self.feed(i, Input::Start, now, out);
                 }
             }
@@ -223,9 +324,8 @@ impl Fleet {
                 if !needs_stop {
                     continue;
                 }
-                let dependents_down = (0..self.procs.len()).all(|j| {
-                    !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up()
-                });
+                let dependents_down = (0..self.procs.len())
+                    .all(|j| !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up());
                 if dependents_down || !has_child {
                     self.feed(i, Input::Stop, now, out);
                 }
@@ -236,10 +336,13 @@ impl Fleet {
             }
             return;
         }
+        let live = self.live();
         let blocked = self.blocked();
-        let all_final = !self.procs.is_empty()
-            && (0..self.procs.len())
-                .all(|i| (self.procs[i].is_final() && !self.waiting[i]) || blocked[i]);
+        let all_final = !live.is_empty()
+            && live
+                .iter()
+                .all(|&i| (self.procs[i].is_final() && !self.waiting[i]) || blocked[i])
+            && (0..self.procs.len()).all(|i| !self.retired[i] || !self.procs[i].is_up());
         if all_final {
             self.exited = true;
             out.push(FleetAction::Exit(self.exit_code(false)));
@@ -290,11 +393,12 @@ impl Fleet {
             return 0;
         }
         let mut worst: Option<(Mono, ExitStatus)> = None;
-        for p in &self.procs {
+        for p in self.live().into_iter().map(|i| &self.procs[i]) {
             let Some(status) = p.final_status() else {
                 continue;
             };
-            let ok = matches!(status, ExitStatus::Code(c) if p.spec.success_exit_codes.contains(&c));
+            let ok =
+                matches!(status, ExitStatus::Code(c) if p.spec.success_exit_codes.contains(&c));
             if ok {
                 continue;
             }

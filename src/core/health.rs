@@ -229,7 +229,10 @@ impl Probes {
             p.fails = p.fails.saturating_add(1);
         }
         let (fails, oks) = (p.fails, p.oks);
-        let (fail_t, ok_t) = (p.spec.failure_threshold.max(1), p.spec.success_threshold.max(1));
+        let (fail_t, ok_t) = (
+            p.spec.failure_threshold.max(1),
+            p.spec.success_threshold.max(1),
+        );
         let error = format!("{} {}: {}", role.as_str(), desc, message);
         match role {
             Role::Startup => {
@@ -304,14 +307,30 @@ mod tests {
 
     #[test]
     fn startup_gates_liveness_and_readiness() {
-        let mut p = Probes::new(Some(spec(100, 3, 1, 0)), Some(spec(1000, 3, 1, 0)), Some(spec(500, 3, 1, 0)));
+        let mut p = Probes::new(
+            Some(spec(100, 3, 1, 0)),
+            Some(spec(1000, 3, 1, 0)),
+            Some(spec(500, 3, 1, 0)),
+        );
         p.on_spawn(Mono(0));
         assert_eq!(p.take_due(Mono(0)), vec![Role::Startup]);
-        assert_eq!(p.take_due(Mono(10_000)), vec![], "nothing until the startup result");
-        assert_eq!(p.on_result(Role::Startup, false, "refused", Mono(5), Mono(0)), Verdict::Failed { error: "startup tcp 127.0.0.1:1: refused".into() });
+        assert_eq!(
+            p.take_due(Mono(10_000)),
+            vec![],
+            "nothing until the startup result"
+        );
+        assert_eq!(
+            p.on_result(Role::Startup, false, "refused", Mono(5), Mono(0)),
+            Verdict::Failed {
+                error: "startup tcp 127.0.0.1:1: refused".into()
+            }
+        );
         assert_eq!(p.next_deadline(), Some(Mono(105)));
         assert_eq!(p.take_due(Mono(105)), vec![Role::Startup]);
-        assert_eq!(p.on_result(Role::Startup, true, "", Mono(110), Mono(0)), Verdict::StartupPassed);
+        assert_eq!(
+            p.on_result(Role::Startup, true, "", Mono(110), Mono(0)),
+            Verdict::StartupPassed
+        );
         let mut due = p.take_due(Mono(110));
         due.sort_by_key(|r| r.as_str());
         assert_eq!(due, vec![Role::Liveness, Role::Readiness]);
@@ -327,9 +346,17 @@ mod tests {
                 assert_eq!(p.take_due(now), vec![Role::Liveness]);
                 let v = p.on_result(Role::Liveness, false, "status 503", now, Mono(0));
                 if i < threshold {
-                    assert!(matches!(v, Verdict::Failed { .. }), "{i}/{threshold}: {v:?}");
+                    assert!(
+                        matches!(v, Verdict::Failed { .. }),
+                        "{i}/{threshold}: {v:?}"
+                    );
                 } else {
-                    assert_eq!(v, Verdict::Restart { error: "liveness tcp 127.0.0.1:1: status 503".into() });
+                    assert_eq!(
+                        v,
+                        Verdict::Restart {
+                            error: "liveness tcp 127.0.0.1:1: status 503".into()
+                        }
+                    );
                 }
                 now = now.after(Duration::from_millis(10));
             }
@@ -363,7 +390,10 @@ mod tests {
         p.on_spawn(Mono(0));
         assert_eq!(p.take_due(Mono(0)), vec![Role::Liveness]);
         p.on_stop();
-        assert_eq!(p.on_result(Role::Liveness, false, "x", Mono(1), Mono(0)), Verdict::None);
+        assert_eq!(
+            p.on_result(Role::Liveness, false, "x", Mono(1), Mono(0)),
+            Verdict::None
+        );
         assert_eq!(p.next_deadline(), None);
     }
 

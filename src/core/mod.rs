@@ -20,7 +20,10 @@ pub struct Mono(pub u64);
 
 impl Mono {
     pub fn after(self, d: Duration) -> Mono {
-        Mono(self.0.saturating_add(d.as_millis().min(u64::MAX as u128) as u64))
+        Mono(
+            self.0
+                .saturating_add(d.as_millis().min(u64::MAX as u128) as u64),
+        )
     }
     /// Milliseconds from `earlier` to `self`, 0 if `earlier` is later.
     pub fn since(self, earlier: Mono) -> u64 {

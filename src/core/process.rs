@@ -78,7 +78,11 @@ pub enum Input {
     /// One of this process's deadlines passed.
     Due,
     /// A probe attempt finished.
-    ProbeDone { role: Role, ok: bool, message: String },
+    ProbeDone {
+        role: Role,
+        ok: bool,
+        message: String,
+    },
     /// The shell measured the process group for `limits`.
     LimitSample { rss_bytes: u64, procs: u32 },
     /// Second shutdown signal: SIGKILL the group now.
@@ -239,7 +243,10 @@ impl Proc {
 
     /// True when the process has a child (or is about to get one).
     pub fn is_up(&self) -> bool {
-        matches!(self.state, State::Starting | State::Running | State::Stopping)
+        matches!(
+            self.state,
+            State::Starting | State::Running | State::Stopping
+        )
     }
 
     /// Done for good: nothing will start it again without a request.
@@ -442,7 +449,22 @@ impl Proc {
             // --- Probes --------------------------------------------------
             (S::Starting | S::Running, Input::ProbeDone { role, ok, message }) => {
                 let spawned = self.last_start.unwrap_or(now);
-                match self.probes.on_result(role, ok, &message, now, spawned) {
+                let verdict = self.probes.on_result(role, ok, &message, now, spawned);
+                let recovered = matches!(
+                    verdict,
+                    Verdict::StartupPassed | Verdict::BecameHealthy | Verdict::BecameReady
+                );
+                if recovered
+                    && self
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(role.as_str()))
+                {
+                    // The probe recovered: its old complaint is no longer
+                    // what is wrong with the process.
+                    self.last_error = None;
+                }
+                match verdict {
                     Verdict::None => {}
                     Verdict::StartupPassed => {
                         if self.state == S::Starting {
@@ -453,9 +475,12 @@ impl Proc {
                             self.emit(out, EventKind::Healthy { probe: "startup" });
                         }
                     }
-                    Verdict::BecameHealthy => {
-                        self.emit(out, EventKind::Healthy { probe: role.as_str() })
-                    }
+                    Verdict::BecameHealthy => self.emit(
+                        out,
+                        EventKind::Healthy {
+                            probe: role.as_str(),
+                        },
+                    ),
                     Verdict::Restart { error } => {
                         self.last_error = Some(error.clone());
                         self.emit(
