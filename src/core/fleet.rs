@@ -403,7 +403,7 @@ impl Fleet {
                 continue;
             }
             let at = p.last_exit().map_or(Mono(0), |(_, t)| t);
-            if worst.map_or(true, |(t, _)| at >= t) {
+            if worst.is_none_or(|(t, _)| at >= t) {
                 worst = Some((at, status));
             }
         }

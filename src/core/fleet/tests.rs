@@ -1120,7 +1120,7 @@ impl FleetSim {
         // The earliest of: a deadline, a child's exit, a probe answer.
         let mut next: Option<(Mono, usize, u8)> = None;
         let consider = |t: Mono, i: usize, what: u8, next: &mut Option<(Mono, usize, u8)>| {
-            if next.map_or(true, |(n, _, _)| t < n) {
+            if next.is_none_or(|(n, _, _)| t < n) {
                 *next = Some((t, i, what));
             }
         };

@@ -1899,7 +1899,7 @@ impl Sim {
         // The next thing to happen: a deadline, the child's exit, a probe
         // answer, or (sometimes) the user.
         fn consider(next: &mut Option<(Mono, u8)>, t: Mono, what: u8) {
-            if next.map_or(true, |(n, _)| t < n) {
+            if next.is_none_or(|(n, _)| t < n) {
                 *next = Some((t, what));
             }
         }
