@@ -765,6 +765,144 @@ fn a_stopped_process_keeps_tend_running() {
 }
 
 // ---------------------------------------------------------------------------
+// Reload
+// ---------------------------------------------------------------------------
+
+impl F {
+    fn reload(&mut self, processes: Vec<ProcSpec>) -> (Vec<FleetAction>, ReloadSummary) {
+        let (acts, sum) = self.f.reload(&plan(processes, false), self.now);
+        (self.run(acts), sum)
+    }
+    fn pid(&self, name: &str) -> Option<u32> {
+        self.f.procs[self.idx(name)].pid()
+    }
+}
+
+#[test]
+fn reload_unchanged_keeps_the_process_and_its_pid() {
+    let mut f = F::new(vec![proc_spec("a"), proc_spec("b")]);
+    f.start_all();
+    let pid = f.pid("a");
+    let (acts, sum) = f.reload(vec![proc_spec("a"), proc_spec("b")]);
+    assert!(acts.is_empty(), "{acts:?}");
+    assert_eq!(sum.unchanged, 2);
+    assert_eq!(f.pid("a"), pid);
+}
+
+#[test]
+fn reload_adds_removes_and_replaces() {
+    let mut f = F::new(vec![proc_spec("a"), proc_spec("b")]);
+    f.start_all();
+    let mut a2 = proc_spec("a");
+    a2.args = vec!["--new".into()];
+    let (acts, sum) = f.reload(vec![a2.clone(), proc_spec("c")]);
+    assert_eq!(
+        (sum.added, sum.removed, sum.changed, sum.unchanged),
+        (1, 1, 1, 0)
+    );
+    // b and the old a get TERM; c starts now; the new a waits for the old.
+    let mut sig = signalled(&acts);
+    sig.sort();
+    assert_eq!(sig, vec![(0, TERM), (1, TERM)]);
+    let c = f.idx("c");
+    assert_eq!(spawned(&acts), vec![c]);
+    assert_eq!(f.f.index_of("b"), None);
+    let new_a = f.idx("a");
+    assert_ne!(new_a, 0);
+    assert_eq!(f.f.procs[new_a].spec, a2);
+    assert_eq!(f.f.procs[new_a].state(), State::Stopped);
+    // The old a exits: the new one starts.
+    let acts =
+        f.f.on_proc(0, Input::Exited(ExitStatus::Signal(TERM)), f.now);
+    let acts = f.run(acts);
+    assert_eq!(spawned(&acts), vec![new_a]);
+    let acts =
+        f.f.on_proc(1, Input::Exited(ExitStatus::Signal(TERM)), f.now);
+    assert!(spawned(&f.run(acts)).is_empty(), "b stays gone");
+    assert_eq!(f.f.live(), vec![new_a, c]);
+}
+
+#[test]
+fn reload_of_a_process_the_user_stopped_does_not_start_it() {
+    let mut f = F::new(vec![proc_spec("a")]);
+    f.start_all();
+    f.on("a", Input::Stop);
+    f.exit("a", ExitStatus::Signal(TERM));
+    let mut a2 = proc_spec("a");
+    a2.stop_timeout = ms(1);
+    let (acts, sum) = f.reload(vec![a2]);
+    assert_eq!(sum.changed, 1);
+    assert!(spawned(&acts).is_empty(), "{acts:?}");
+    assert_eq!(f.state("a"), State::Stopped);
+}
+
+#[test]
+fn reload_of_a_process_in_backoff_starts_the_new_one_at_once() {
+    let mut f = F::new(vec![proc_spec("a")]);
+    f.start_all();
+    f.exit("a", ExitStatus::Code(1));
+    assert_eq!(f.state("a"), State::Backoff);
+    let mut a2 = proc_spec("a");
+    a2.restart_delay = ms(5);
+    let (acts, _) = f.reload(vec![a2]);
+    assert_eq!(spawned(&acts), vec![1]);
+    assert_eq!(f.f.procs[0].state(), State::Stopped);
+    assert_eq!(
+        f.f.procs[0].next_deadline(),
+        None,
+        "the old restart is cancelled"
+    );
+}
+
+#[test]
+fn reload_wires_new_dependencies() {
+    let mut a = proc_spec("a");
+    a.readiness = Some(tcp_probe());
+    let mut f = F::new(vec![a.clone()]);
+    f.start_all();
+    let b = dep(proc_spec("b"), "a", DepCondition::Ready);
+    let (acts, sum) = f.reload(vec![a, b]);
+    assert_eq!(sum.added, 1);
+    assert!(spawned(&acts).is_empty(), "b waits for a to be ready");
+    f.due();
+    let acts = f.wait(1).probe("a", Role::Readiness, true);
+    assert_eq!(spawned(&acts), vec![1]);
+}
+
+#[test]
+fn reload_during_shutdown_does_nothing() {
+    let mut f = F::new(vec![proc_spec("a")]);
+    f.start_all();
+    f.shutdown(None);
+    let (acts, sum) = f.reload(vec![proc_spec("a"), proc_spec("b")]);
+    assert!(acts.is_empty());
+    assert_eq!(sum.added, 0);
+}
+
+#[test]
+fn exit_waits_for_retired_processes_and_ignores_their_codes() {
+    let mut f = F::new(vec![never(proc_spec("a")), proc_spec("b")]);
+    f.start_all();
+    f.exit("a", ExitStatus::Code(3));
+    // b is removed while a (a failure) is done: the exit waits for b.
+    let (acts, _) = f.reload(vec![never(proc_spec("a"))]);
+    assert_eq!(exit_of(&acts), None, "b is still up");
+    let acts =
+        f.f.on_proc(1, Input::Exited(ExitStatus::Signal(TERM)), f.now);
+    assert_eq!(exit_of(&f.run(acts)), Some(3));
+
+    // A removed process's old failure does not decide the exit code.
+    let mut f = F::new(vec![never(proc_spec("a")), never(proc_spec("b"))]);
+    f.start_all();
+    f.exit("b", ExitStatus::Code(3));
+    let (acts, sum) = f.reload(vec![never(proc_spec("a"))]);
+    assert_eq!(sum.removed, 1);
+    assert!(signalled(&acts).is_empty());
+    let acts = f.exit("a", ExitStatus::Code(0));
+    assert_eq!(exit_of(&acts), Some(0));
+}
+
+// ---------------------------------------------------------------------------
 // Randomized shutdowns over random dependency graphs
 // ---------------------------------------------------------------------------
 
