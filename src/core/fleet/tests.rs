@@ -1044,6 +1044,9 @@ struct FleetSim {
     exit: Option<u8>,
     shutdown_at: Option<Mono>,
     seed: u64,
+    /// The current config, for reloads.
+    specs: Vec<ProcSpec>,
+    added: usize,
 }
 
 fn random_fleet_spec(rng: &mut Rng, name: &str) -> ProcSpec {
@@ -1094,7 +1097,9 @@ impl FleetSim {
         }
         FleetSim {
             rng,
-            f: Fleet::new(&plan(specs, false)),
+            f: Fleet::new(&plan(specs.clone(), false)),
+            specs,
+            added: 0,
             now: Mono(0),
             next_pid: 100,
             child_exit: vec![None; n],
@@ -1105,8 +1110,14 @@ impl FleetSim {
         }
     }
 
+    /// Checked when the `Spawn` is carried out, which may be after the
+    /// dependency itself was started again in the same call (a finished
+    /// one-shot counts as started): "started" is judged by `starts()`.
     fn deps_met(&self, i: usize) -> bool {
-        self.f.deps[i].iter().all(|&(d, c)| self.f.dep_met(d, c))
+        self.f.deps[i].iter().all(|&(d, c)| match c {
+            DepCondition::Started => self.f.procs[d].starts() > 0,
+            DepCondition::Ready | DepCondition::Healthy => self.f.dep_met(d, c),
+        })
     }
 
     fn dependents_down(&self, i: usize) -> bool {
@@ -1118,6 +1129,10 @@ impl FleetSim {
     /// and limit samples (recursively).
     fn run(&mut self, acts: Vec<FleetAction>, before: &[State], user_on: Option<usize>) {
         let seed = self.seed;
+        // A reload adds slots.
+        let n = self.f.procs.len();
+        self.child_exit.resize(n, None);
+        self.probes.resize(n, Vec::new());
         let probe_failed: Vec<usize> = acts
             .iter()
             .filter_map(|a| match a {
@@ -1139,7 +1154,8 @@ impl FleetSim {
                             self.shutdown_at.is_none(),
                             "seed {seed}: spawn of {i} during shutdown"
                         );
-                        if before[i] == State::Stopped && user_on != Some(i) {
+                        let was = before.get(i).copied().unwrap_or(State::Stopped);
+                        if was == State::Stopped && user_on != Some(i) {
                             assert!(
                                 self.deps_met(i),
                                 "seed {seed}: {i} started early: deps {:?}, states {:?}, before {before:?}, user {user_on:?}",
@@ -1217,6 +1233,37 @@ impl FleetSim {
         self.run(acts, &before, None);
     }
 
+    /// A new config: one process removed, added or changed.
+    fn reload(&mut self) {
+        let mut specs = self.specs.clone();
+        match self.rng.below(3) {
+            0 if specs.len() > 1 => {
+                let k = self.rng.below(specs.len() as u64) as usize;
+                let gone = specs.remove(k).name;
+                for s in &mut specs {
+                    s.depends_on.retain(|(n, _)| *n != gone);
+                }
+            }
+            1 => {
+                self.added += 1;
+                let mut s = random_fleet_spec(&mut self.rng, &format!("n{}", self.added));
+                for o in &specs {
+                    if self.rng.chance(30) {
+                        s.depends_on.push((o.name.clone(), DepCondition::Started));
+                    }
+                }
+                specs.push(s);
+            }
+            _ => {
+                let k = self.rng.below(specs.len() as u64) as usize;
+                specs[k].args.push("x".into());
+            }
+        }
+        self.specs = specs.clone();
+        let p = plan(specs, false);
+        self.call(None, |f, now| f.reload(&p, now).0);
+    }
+
     /// One call into the fleet, with the checks around it.
     fn call(
         &mut self,
@@ -1242,6 +1289,14 @@ impl FleetSim {
             } else {
                 let blocked = self.f.blocked();
                 for (i, p) in self.f.procs.iter().enumerate() {
+                    if self.f.is_retired(i) {
+                        assert!(
+                            !p.is_up(),
+                            "seed {}: exit while retired {i} is up",
+                            self.seed
+                        );
+                        continue;
+                    }
                     assert!(
                         p.is_final() || blocked[i],
                         "seed {}: exit while {i} is {}",
@@ -1275,7 +1330,9 @@ impl FleetSim {
         }
         if next.is_none() || self.rng.chance(10) {
             let t = self.now.after(ms(self.rng.below(2000)));
-            consider(t, self.rng.below(n as u64) as usize, 3, &mut next);
+            let live = self.f.live();
+            let i = live[self.rng.below(live.len() as u64) as usize];
+            consider(t, i, 3, &mut next);
         }
         let (t, i, what) = next.unwrap();
         self.now = self.now.max(t);
@@ -1308,6 +1365,7 @@ impl FleetSim {
                 9..=11 => self.call(Some(i), |f, now| f.on_proc(i, Input::Restart, now)),
                 12..=13 => self.call(Some(i), |f, now| f.on_proc(i, Input::Reset, now)),
                 14 if self.shutdown_at.is_none() => self.shutdown(),
+                15 | 16 => self.reload(),
                 _ => {}
             },
         }
