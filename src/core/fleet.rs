@@ -80,6 +80,11 @@ impl Fleet {
             .collect()
     }
 
+    #[cfg(test)]
+    pub fn is_retired(&self, i: usize) -> bool {
+        self.retired[i]
+    }
+
     /// Apply a new plan: added processes start, removed ones stop, changed
     /// ones stop and then start with the new spec, unchanged ones are not
     /// touched (same PID).
