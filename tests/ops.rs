@@ -660,6 +660,26 @@ fn invalid_reload_keeps_everything_running() {
         "a refused reload emitted a reload event\n{}",
         t.dump()
     );
+
+    // The refused reloads left nothing half-applied: a good file now
+    // reloads normally (b changed, a untouched).
+    let good = json!({"processes": [sleeper("a", "a1"), sleeper("b", "b2")]});
+    write_config(tmp.path(), &good.to_string());
+    let out = client(&t, &["reload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    wait_proc(&t, "b", "running with a new pid", WAIT, |p| {
+        p["state"] == "running" && p["pid"].as_i64().is_some_and(|p| p != b as i64)
+    });
+    let pa = t.proc_status("a").unwrap();
+    assert_eq!(pa["pid"].as_i64(), Some(a as i64), "a was restarted: {pa}");
+    let reloads: Vec<Value> = t
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "reload")
+        .collect();
+    assert_eq!(reloads.len(), 1, "{reloads:?}");
+    assert_eq!(reloads[0]["changed"].as_u64(), Some(1), "{}", reloads[0]);
+    assert_eq!(reloads[0]["unchanged"].as_u64(), Some(1), "{}", reloads[0]);
 }
 
 /// In single-command mode there is no file to reload: `tend reload` fails
