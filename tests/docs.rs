@@ -18,10 +18,9 @@ fn flags_in(text: &str) -> Vec<String> {
         if w.starts_with("--")
             && w.len() > 2
             && w[2..].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !out.iter().any(|o| o == w)
         {
-            if !out.iter().any(|o| o == w) {
-                out.push(w.to_string());
-            }
+            out.push(w.to_string());
         }
     }
     out

@@ -80,6 +80,11 @@ impl Fleet {
             .collect()
     }
 
+    #[cfg(test)]
+    pub fn is_retired(&self, i: usize) -> bool {
+        self.retired[i]
+    }
+
     /// Apply a new plan: added processes start, removed ones stop, changed
     /// ones stop and then start with the new spec, unchanged ones are not
     /// touched (same PID).
@@ -104,9 +109,9 @@ impl Fleet {
                 Some(i) if self.procs[i].spec == *spec => sum.unchanged += 1,
                 Some(i) => {
                     sum.changed += 1;
-                    let was_wanted = self.waiting[i]
-                        || self.procs[i].is_up()
-                        || matches!(self.procs[i].state(), State::Backoff);
+                    // Changed processes are restarted, one-shots that had
+                    // finished included; only one a user stopped stays down.
+                    let was_wanted = self.waiting[i] || self.procs[i].state() != State::Stopped;
                     self.retired[i] = true;
                     self.waiting[i] = false;
                     self.feed(i, Input::Stop, now, &mut out);

@@ -674,15 +674,17 @@ fn zero_restart_delay_restarts_at_the_next_due_same_instant() {
     s.max_restarts = Some(3);
     let mut h = H::new(s);
     h.go(Input::Start);
-    for _ in 0..3 {
+    // The first failure restarts at the same instant; repeated quick
+    // failures back off from the 10 ms floor (never a tight loop).
+    for want in [0u64, 10, 20] {
         let acts = h.wait(10).go(exit(1));
         assert_eq!(spawns(&acts), 0, "not in the same turn: {acts:?}");
         assert_eq!(h.state(), State::Backoff);
-        assert_eq!(backoff_delays(&acts), vec![0]);
-        assert_eq!(h.p.next_deadline(), Some(h.now));
+        assert_eq!(backoff_delays(&acts), vec![want]);
         let t = h.now;
+        assert_eq!(h.p.next_deadline(), Some(t.after(ms(want))));
         assert_eq!(spawns(&h.due()), 1);
-        assert_eq!(h.now, t);
+        assert_eq!(h.now, t.after(ms(want)));
     }
     assert_eq!(h.p.breaker_failures(h.now), 3);
     h.wait(10).go(exit(1));
@@ -1719,7 +1721,13 @@ impl Sim {
                     }
                     if let EventKind::Backoff { delay_ms } = e.kind {
                         let s = &self.p.spec;
-                        let cap = s.backoff_max.max(s.restart_delay).as_millis() as u64;
+                        // A zero restart_delay backs off from the 10 ms floor.
+                        let floor = if s.restart_delay.is_zero() {
+                            crate::core::backoff::ZERO_FLOOR
+                        } else {
+                            Duration::ZERO
+                        };
+                        let cap = s.backoff_max.max(s.restart_delay).max(floor).as_millis() as u64;
                         let base = s.restart_delay.as_millis() as u64;
                         if delay_ms > cap || delay_ms < base {
                             self.fail(&format!("backoff {delay_ms} outside [{base}, {cap}]"));
