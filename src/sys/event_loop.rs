@@ -131,7 +131,6 @@ enum PendingKind {
 
 const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_FILE_POLL: Duration = Duration::from_millis(500);
-const LOG_CHECK: Duration = Duration::from_secs(1);
 const PID1_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Supervisor {
@@ -168,7 +167,6 @@ pub struct Supervisor {
     stop_file: PathBuf,
     state_dirty: bool,
     exit: Option<u8>,
-    wrote_output: bool,
     pid1: bool,
     log_error_reported: HashMap<String, Mono>,
 }
@@ -253,7 +251,6 @@ impl Supervisor {
             stop_file,
             state_dirty: true,
             exit: None,
-            wrote_output: false,
             pid1,
             log_error_reported: HashMap::new(),
             plan,
@@ -863,11 +860,6 @@ impl Supervisor {
             }
             self.stdout.write(&out);
         }
-        if !self.wrote_output {
-            self.wrote_output = true;
-            self.timers
-                .set(Key::LogCheck, Some(self.now.after(LOG_CHECK)));
-        }
     }
 
     fn report_log_error(&mut self, what: &str, e: &std::io::Error) {
@@ -1040,13 +1032,6 @@ impl Supervisor {
                     }
                     self.timers
                         .set(Key::StopFile, Some(self.now.after(STOP_FILE_POLL)));
-                }
-                Key::LogCheck => {
-                    for r in &mut self.runs {
-                        r.log.verify();
-                    }
-                    self.events.verify();
-                    self.wrote_output = false;
                 }
                 Key::Watchdog => {
                     if let (Some(n), Some(w)) = (&self.notify, self.watchdog) {
