@@ -1611,3 +1611,54 @@ fn events_follow_ends_when_tend_exits() {
         f.seen
     );
 }
+
+#[test]
+fn a_slow_hook_does_not_block_supervision() {
+    let tmp = TempDir::new();
+    let hookfile = tmp.s("hook.out");
+    let mut t = start(
+        &tmp,
+        serde_json::json!({
+            "processes": [
+                fx_proc("crash", &["--exit-code", "3"], serde_json::json!({"restart_delay": "50ms", "max_restarts": 1})),
+                fx_proc("keep", &[], serde_json::json!({})),
+            ],
+            "hooks": {"gave_up": [
+                "/bin/sh", "-c", format!("echo \"$1\" >> '{hookfile}'; exec sleep 30"), "hook", "{name}"
+            ]}
+        }),
+    );
+    let keep = wait_running(&t, "keep");
+    t.track_group(keep);
+    wait_until(WAIT, "the hook started", || {
+        read_lossy(&tmp.join("hook.out")).trim() == "crash"
+    });
+    // The hook sleeps 30 s; tend answers and acts meanwhile.
+    let t0 = Instant::now();
+    let o = ctl(&t, &["restart", "keep"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    let o = ctl(&t, &["status"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "blocked for {:?}",
+        t0.elapsed()
+    );
+    let keep2 = pid_of(&t, "keep").unwrap();
+    t.track_group(keep2);
+    assert_ne!(keep2, keep);
+    assert_eq!(t.state_of("crash").as_deref(), Some("failed"));
+    // Shutdown does not wait for the hook, and leaves nothing behind.
+    let t0 = Instant::now();
+    let o = ctl(&t, &["shutdown"]);
+    assert_eq!(code_of(&o), 0, "{}", show(&o));
+    assert_eq!(t.expect_exit(WAIT), 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    wait_until(WAIT, "no process of this test left", || {
+        marked_pids(&tmp).is_empty()
+    });
+}
