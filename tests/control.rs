@@ -1662,3 +1662,46 @@ fn a_slow_hook_does_not_block_supervision() {
         marked_pids(&tmp).is_empty()
     });
 }
+
+#[test]
+fn status_colours_only_on_a_terminal_and_never_with_no_color() {
+    if which("script").is_none() {
+        eprintln!("skipped: script(1) not found to give tend status a terminal");
+        return;
+    }
+    let tmp = TempDir::new();
+    let t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    wait_running(&t, "web");
+    let cmd = format!(
+        "'{}' status --dir '{}'",
+        tend_bin().display(),
+        t.dir.display()
+    );
+    let on_tty = |no_color: Option<&str>| -> String {
+        let mut c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::null())
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(code_of(&o), 0, "{}", show(&o));
+        stdout_of(&o)
+    };
+    let coloured = on_tty(None);
+    assert!(coloured.contains("NAME"), "{coloured:?}");
+    assert!(
+        coloured.contains('\x1b'),
+        "no colour on a terminal: {coloured:?}"
+    );
+    let plain = on_tty(Some("1"));
+    assert!(plain.contains("running"), "{plain:?}");
+    assert!(
+        !plain.contains('\x1b'),
+        "colour despite NO_COLOR: {plain:?}"
+    );
+}
