@@ -1705,3 +1705,44 @@ fn status_colours_only_on_a_terminal_and_never_with_no_color() {
         "colour despite NO_COLOR: {plain:?}"
     );
 }
+
+#[test]
+fn a_killed_tend_leaves_a_stale_socket_that_clients_call_not_running() {
+    let tmp = TempDir::new();
+    let mut t = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    let pid = wait_running(&t, "web");
+    t.track_group(pid);
+    wait_until(WAIT, "state.json shows web running", || {
+        read_lossy(&t.dir.join("state.json")).contains("running")
+    });
+    t.signal(libc::SIGKILL);
+    t.expect_exit(WAIT);
+    assert!(
+        t.dir.join("tend.sock").exists(),
+        "expected a stale socket file"
+    );
+    for args in [vec!["stop", "web"], vec!["health"], vec!["shutdown"]] {
+        let o = ctl(&t, &args);
+        assert_eq!(code_of(&o), 3, "tend {args:?}: {}", show(&o));
+    }
+    let o = ctl(&t, &["status"]);
+    assert_eq!(code_of(&o), 3, "{}", show(&o));
+    let out = stdout_of(&o);
+    assert!(out.contains("not running"), "{}", show(&o));
+    assert!(
+        out.lines()
+            .any(|l| l.split_whitespace().next() == Some("web")),
+        "{}",
+        show(&o)
+    );
+    // A new tend takes the DIR over.
+    let t2 = start(
+        &tmp,
+        serde_json::json!({"processes": [fx_proc("web", &[], serde_json::json!({}))]}),
+    );
+    wait_running(&t2, "web");
+    assert_eq!(t2.status_json().unwrap()["tend"]["pid"], t2.pid());
+}
