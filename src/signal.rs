@@ -73,6 +73,7 @@ pub fn forwarded_in_single_mode() -> Vec<i32> {
         libc::SIGKILL,
         libc::SIGSTOP,
     ];
+    #[allow(unused_mut)]
     let mut v: Vec<i32> = TABLE
         .iter()
         .map(|&(_, n)| n)
