@@ -358,6 +358,52 @@ fn pid1_term_exits_with_the_childs_status() {
     }
 }
 
+/// As PID 1, tend still gets (and forwards) signals it only forwards: the
+/// kernel drops signals to a namespace's init that has no handler.
+#[test]
+fn pid1_forwards_signals_to_the_child() {
+    require_pid1!();
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let ready = tmp.s("ready");
+    let sig = tmp.s("sig");
+    let mut ns = Ns::run(
+        &tmp,
+        &[
+            "--restart",
+            "never",
+            "--",
+            &fx,
+            "--log-signals",
+            &sig,
+            "--ready-file",
+            &ready,
+        ],
+    );
+    is_pid1(&ns);
+    wait_file(&tmp.join("ready"), "fixture ready", &ns);
+    let log = tmp.join("sig");
+    let mut want = Vec::new();
+    for (name, s) in [
+        ("HUP", libc::SIGHUP),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("WINCH", libc::SIGWINCH),
+        ("ALRM", libc::SIGALRM),
+    ] {
+        ns.signal(s);
+        want.push(name);
+        let ok = poll_for(WAIT, || read_lossy(&log).lines().eq(want.iter().copied()));
+        assert!(
+            ok,
+            "{name} to tend (PID 1) did not reach the child: {:?}\n{}",
+            read_lossy(&log),
+            ns.dump()
+        );
+    }
+    assert!(ns.wait_exit(Duration::ZERO).is_none(), "{}", ns.dump());
+}
+
 #[test]
 fn pid1_child_killed_by_segv_exits_139() {
     require_pid1!();
