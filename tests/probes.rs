@@ -888,3 +888,257 @@ fn single_command_health_tcp() {
         p["health"] == "healthy" && p["pid"].as_i64().is_some_and(|x| x != pid1)
     });
 }
+
+// ---------------------------------------------------------------------------
+// More probe semantics
+// ---------------------------------------------------------------------------
+
+/// A startup probe that never passes restarts the process after
+/// `failure_threshold` failures (SPEC §3), and the process is never
+/// `running` meanwhile.
+#[test]
+fn startup_probe_failure_restarts() {
+    let tmp = TempDir::new();
+    let cfg = json!({"processes": [{
+        "name": "slow",
+        "command": fixture(),
+        "min_uptime": "100ms",
+        "restart_delay": "1s",
+        "stop_timeout": "2s",
+        "startup": {"exec": ["false"], "interval": "100ms", "failure_threshold": 3}
+    }]});
+    let t = start(&tmp, &cfg);
+    wait_events(&t, "an unhealthy event", WAIT, |ev| {
+        ev.iter()
+            .any(|e| e["name"] == "slow" && e["event"] == "unhealthy")
+    });
+    let ev = events_of(&t, "slow", "unhealthy").remove(0);
+    assert_eq!(ev["probe"], "startup", "{ev}");
+    assert!(
+        ev["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("startup")),
+        "{ev}"
+    );
+    let started = events_of(&t, "slow", "started").remove(0);
+    let after = ts_ms(&ev) - ts_ms(&started);
+    assert!(
+        after >= 190,
+        "startup failed {after} ms after start: before 3 probes"
+    );
+    wait_proc(&t, "slow", "restarted", WAIT, |p| p["restarts"] == 1);
+    assert!(
+        !t.events()
+            .iter()
+            .any(|e| e["name"] == "slow" && e["event"] == "ready"),
+        "never ready without passing startup\n{}",
+        t.dump()
+    );
+}
+
+/// HTTP probe success is a status 200–399: 302 is ready, 404 is not.
+#[test]
+fn http_probe_status_classes() {
+    let tmp = TempDir::new();
+    let port = free_port();
+    let st = tmp.join("status");
+    std::fs::write(&st, "302").unwrap();
+    let url = format!("http://127.0.0.1:{port}/r");
+    let cfg = json!({"processes": [{
+        "name": "web",
+        "command": fixture(),
+        "args": ["--serve-http", format!("127.0.0.1:{port}"), "--status-file", tmp.s("status")],
+        "min_uptime": "100ms",
+        "stop_timeout": "2s",
+        "readiness": {"http": url, "interval": "100ms", "timeout": "1s", "failure_threshold": 1}
+    }]});
+    let t = start(&tmp, &cfg);
+    wait_proc(&t, "web", "ready on 302", WAIT, |p| p["ready"] == true);
+    std::fs::write(&st, "399").unwrap();
+    let since = now_ms();
+    wait_proc(&t, "web", "399 for 400 ms", WAIT, |_| {
+        now_ms() - since >= 400
+    });
+    assert_eq!(events_of(&t, "web", "unready").len(), 0, "{}", t.dump());
+    std::fs::write(&st, "404").unwrap();
+    let p = wait_proc(&t, "web", "not ready on 404", WAIT, |p| p["ready"] == false);
+    assert_eq!(
+        p["last_error"],
+        format!("readiness {url}: status 404").as_str(),
+        "{p}"
+    );
+    assert_eq!(p["restarts"], 0, "{p}");
+}
+
+/// An HTTP probe against a server that accepts the connection but never
+/// answers fails by timeout, it does not hang tend.
+#[test]
+fn http_probe_silent_server_times_out() {
+    let tmp = TempDir::new();
+    // Bound and listening, never accepting: connects succeed (backlog),
+    // no answer ever comes.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let cfg = json!({"processes": [
+        {"name": "web", "command": fixture(), "min_uptime": "100ms", "stop_timeout": "2s",
+         "readiness": {"http": url, "interval": "200ms", "timeout": "300ms", "failure_threshold": 1}},
+        {"name": "other", "command": fixture(), "min_uptime": "100ms", "stop_timeout": "2s"}
+    ]});
+    let t = start(&tmp, &cfg);
+    let t0 = Instant::now();
+    let p = wait_proc(&t, "web", "a probe error", WAIT, |p| {
+        !p["last_error"].is_null()
+    });
+    let e = p["last_error"].as_str().unwrap();
+    assert!(
+        e.starts_with(&format!("readiness {url}")) && e.contains("timed out"),
+        "{p}"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(250),
+        "timed out too early"
+    );
+    assert_eq!(p["ready"], false, "{p}");
+    // tend kept serving meanwhile.
+    t.wait_state("other", "running", WAIT);
+    drop(silent);
+}
+
+/// `initial_delay`: the first liveness probe runs no sooner.
+#[test]
+fn liveness_initial_delay() {
+    let tmp = TempDir::new();
+    let live = tmp.s("live");
+    let cfg = json!({"processes": [{
+        "name": "x",
+        "command": fixture(),
+        "min_uptime": "100ms",
+        "stop_timeout": "2s",
+        "liveness": {"exec": ["sh", "-c", format!("date +%s%N >> '{live}'")],
+                     "interval": "100ms", "initial_delay": "1s"}
+    }]});
+    let t = start(&tmp, &cfg);
+    wait_until(WAIT, "liveness ran", || {
+        !read_lossy(&tmp.join("live")).is_empty()
+    });
+    let first_ns: i64 = read_lossy(&tmp.join("live"))
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let started = events_of(&t, "x", "started").remove(0);
+    let gap = first_ns / 1_000_000 - ts_ms(&started);
+    assert!(
+        gap >= 990,
+        "first liveness probe {gap} ms after start, initial_delay is 1s"
+    );
+    assert!(gap < 5000, "first liveness probe only {gap} ms after start");
+}
+
+/// No probe runs while the process is stopped on request.
+#[test]
+fn no_probes_while_stopped() {
+    let tmp = TempDir::new();
+    let live = tmp.s("live");
+    let cfg = json!({"processes": [{
+        "name": "x",
+        "command": fixture(),
+        "min_uptime": "100ms",
+        "stop_timeout": "2s",
+        "liveness": {"exec": ["sh", "-c", format!("echo x >> '{live}'")], "interval": "100ms"}
+    }]});
+    let t = start(&tmp, &cfg);
+    wait_until(WAIT, "liveness ran", || {
+        !read_lossy(&tmp.join("live")).is_empty()
+    });
+    let dir = t.dir.to_string_lossy().into_owned();
+    let out = run_tend(&["stop", "x", "--dir", &dir]);
+    assert!(out.status.success(), "{}", show(&out));
+    t.wait_state("x", "stopped", WAIT);
+    // A probe already running when the stop began may still finish.
+    let settle = now_ms();
+    wait_proc(&t, "x", "stopped 300 ms", WAIT, |_| {
+        now_ms() - settle >= 300
+    });
+    let n = read_lossy(&tmp.join("live")).lines().count();
+    let grew = poll_for(Duration::from_millis(600), || {
+        read_lossy(&tmp.join("live")).lines().count() != n
+    });
+    assert!(!grew, "liveness probe ran while stopped\n{}", t.dump());
+    let p = t.proc_status("x").unwrap();
+    assert_eq!(p["ready"], false, "{p}");
+}
+
+/// `depends_on` "healthy": b waits for a's liveness probe to pass.
+#[test]
+fn depends_on_healthy_waits_for_liveness() {
+    let tmp = TempDir::new();
+    let gate = tmp.s("a-live");
+    let cfg = json!({"processes": [
+        {"name": "a", "command": fixture(), "min_uptime": "100ms", "stop_timeout": "2s",
+         "restart_delay": "5s",
+         "liveness": {"exec": ["test", "-f", gate], "interval": "100ms", "failure_threshold": 100}},
+        {"name": "b", "command": fixture(), "args": ["--record", tmp.s("rec-b")],
+         "min_uptime": "100ms", "stop_timeout": "2s", "depends_on": {"a": "healthy"}}
+    ]});
+    let t = start(&tmp, &cfg);
+    t.wait_state("a", "running", WAIT);
+    let early = poll_for(Duration::from_millis(800), || tmp.join("rec-b").exists());
+    assert!(!early, "b started before a was healthy\n{}", t.dump());
+    let gate_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::fs::write(&gate, "").unwrap();
+    wait_until(WAIT, "b started", || {
+        !read_record(&tmp.join("rec-b")).is_empty()
+    });
+    assert!(read_record(&tmp.join("rec-b"))[0].1 >= gate_ns);
+}
+
+/// `--health-start-period`: failures in the first period do not count.
+#[test]
+fn single_command_health_start_period() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let t = Tend::run(
+        &tmp,
+        &[
+            "--quiet",
+            "--name",
+            "s",
+            "--min-uptime",
+            "100ms",
+            "--restart-delay",
+            "5s",
+            "--stop-timeout",
+            "2s",
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "1",
+            "--health-start-period",
+            "1500ms",
+            "--",
+            &fx,
+        ],
+    );
+    wait_events(&t, "an unhealthy event", WAIT, |ev| {
+        ev.iter()
+            .any(|e| e["name"] == "s" && e["event"] == "unhealthy")
+    });
+    let started = events_of(&t, "s", "started").remove(0);
+    let bad = events_of(&t, "s", "unhealthy").remove(0);
+    let after = ts_ms(&bad) - ts_ms(&started);
+    assert!(
+        after >= 1490,
+        "unhealthy {after} ms after start, inside the 1.5 s start period\n{}",
+        t.dump()
+    );
+    assert!(after < 4000, "unhealthy only {after} ms after start");
+}
