@@ -1175,3 +1175,119 @@ fn single_command_health_start_period() {
     );
     assert!(after < 6000, "unhealthy only {after} ms after start");
 }
+
+/// Readiness thresholds are exact: `failure_threshold` failing answers
+/// before `unready`, `success_threshold` good answers before `ready`
+/// (counted by a server the test owns, timed before tend reads them).
+#[test]
+fn readiness_thresholds_are_exact() {
+    let tmp = TempDir::new();
+    let srv = CountingServer::start();
+    let cfg = json!({"processes": [{
+        "name": "r",
+        "command": fixture(),
+        "min_uptime": "100ms",
+        "stop_timeout": "2s",
+        "readiness": {
+            "http": format!("http://127.0.0.1:{}/ready", srv.port),
+            "interval": "100ms", "timeout": "1s",
+            "failure_threshold": 3, "success_threshold": 2
+        }
+    }]});
+    let t = start(&tmp, &cfg);
+    let p = wait_proc(&t, "r", "ready", WAIT, |p| p["ready"] == true);
+    let ready1 = ts_ms(&events_of(&t, "r", "ready")[0]);
+    // Probes may pass before min_uptime ends: at least 2 successes.
+    assert!(srv.count(200, 0, ready1) >= 2, "ready before 2 successes");
+    let switched = now_ms();
+    srv.set(500);
+    wait_proc(&t, "r", "not ready", WAIT, |p| p["ready"] == false);
+    let unready = ts_ms(&events_of(&t, "r", "unready")[0]);
+    assert_eq!(
+        srv.count(500, switched, unready),
+        3,
+        "failing probes before unready (failure_threshold 3)\n{}",
+        t.dump()
+    );
+    let back = now_ms();
+    srv.set(200);
+    wait_proc(&t, "r", "ready again", WAIT, |p| p["ready"] == true);
+    let ready2 = ts_ms(&events_of(&t, "r", "ready")[1]);
+    assert_eq!(
+        srv.count(200, back, ready2),
+        2,
+        "good probes before ready again (success_threshold 2)\n{}",
+        t.dump()
+    );
+    assert_eq!(t.proc_status("r").unwrap()["pid"], p["pid"]);
+}
+
+/// An exec probe given as a string runs through `/bin/sh -c`; a failing
+/// one's exit status and output are in `last_error`.
+#[test]
+fn exec_probe_string_form_and_error_text() {
+    let tmp = TempDir::new();
+    let flag = tmp.s("flag");
+    let cfg = json!({"processes": [{
+        "name": "e",
+        "command": fixture(),
+        "min_uptime": "100ms",
+        "stop_timeout": "2s",
+        "readiness": {
+            "exec": format!("test -f '{flag}' || {{ echo boom-$((40+2)); exit 3; }}"),
+            "interval": "100ms", "failure_threshold": 1
+        }
+    }]});
+    let t = start(&tmp, &cfg);
+    let p = wait_proc(&t, "e", "a probe error", WAIT, |p| {
+        !p["last_error"].is_null()
+    });
+    let e = p["last_error"].as_str().unwrap();
+    assert!(e.starts_with("readiness"), "{p}");
+    assert!(e.contains("exit status 3"), "{p}");
+    assert!(e.contains("boom-42"), "output of the probe, run by sh: {p}");
+    assert_eq!(p["ready"], false, "{p}");
+    std::fs::write(&flag, "").unwrap();
+    wait_proc(&t, "e", "ready", WAIT, |p| {
+        p["ready"] == true && p["last_error"].is_null()
+    });
+}
+
+/// Liveness restarts count toward the breaker: with `max_restarts` 2, a
+/// process whose liveness always fails is restarted twice, then the
+/// breaker opens and it is `failed`, with no further start.
+#[test]
+fn liveness_restarts_trip_the_breaker() {
+    let tmp = TempDir::new();
+    let cfg = json!({"processes": [{
+        "name": "sick",
+        "command": fixture(),
+        "args": ["--record", tmp.s("rec")],
+        "min_uptime": "100ms",
+        "restart_delay": "100ms",
+        "max_restarts": 2,
+        "stop_timeout": "2s",
+        "liveness": {"exec": ["false"], "interval": "100ms", "failure_threshold": 1}
+    }]});
+    let t = start(&tmp, &cfg);
+    let p = wait_proc(&t, "sick", "failed", WAIT, |p| p["state"] == "failed");
+    assert_eq!(p["restarts"], 2, "{p}");
+    assert_eq!(p["breaker"]["open"], true, "{p}");
+    assert!(p["pid"].is_null(), "{p}");
+    assert_eq!(
+        events_of(&t, "sick", "breaker_open").len(),
+        1,
+        "{}",
+        t.dump()
+    );
+    assert_eq!(events_of(&t, "sick", "unhealthy").len(), 3, "{}", t.dump());
+    let e = p["last_error"].as_str().unwrap_or("");
+    assert!(
+        e.contains("liveness"),
+        "last_error should keep the cause: {p}"
+    );
+    // No fourth run.
+    let starts = || read_record(&tmp.join("rec")).len();
+    assert_eq!(starts(), 3);
+    assert!(!poll_for(Duration::from_millis(500), || starts() > 3));
+}
