@@ -1255,39 +1255,31 @@ fn exec_probe_string_form_and_error_text() {
 
 /// Liveness restarts count toward the breaker: with `max_restarts` 2, a
 /// process whose liveness always fails is restarted twice, then the
-/// breaker opens and it is `failed`, with no further start.
+/// breaker opens and it gives up; it being the only process, tend exits
+/// with the last run's status (killed by TERM: 143).
 #[test]
 fn liveness_restarts_trip_the_breaker() {
     let tmp = TempDir::new();
     let cfg = json!({"processes": [{
         "name": "sick",
         "command": fixture(),
-        "args": ["--record", tmp.s("rec")],
         "min_uptime": "100ms",
         "restart_delay": "100ms",
         "max_restarts": 2,
         "stop_timeout": "2s",
         "liveness": {"exec": ["false"], "interval": "100ms", "failure_threshold": 1}
     }]});
-    let t = start(&tmp, &cfg);
-    let p = wait_proc(&t, "sick", "failed", WAIT, |p| p["state"] == "failed");
-    assert_eq!(p["restarts"], 2, "{p}");
-    assert_eq!(p["breaker"]["open"], true, "{p}");
-    assert!(p["pid"].is_null(), "{p}");
-    assert_eq!(
-        events_of(&t, "sick", "breaker_open").len(),
-        1,
-        "{}",
-        t.dump()
-    );
-    assert_eq!(events_of(&t, "sick", "unhealthy").len(), 3, "{}", t.dump());
-    let e = p["last_error"].as_str().unwrap_or("");
+    let mut t = start(&tmp, &cfg);
+    let code = t.expect_exit(WAIT);
+    let count = |k: &str| events_of(&t, "sick", k).len();
+    assert_eq!(count("started"), 3, "{}", t.dump());
+    assert_eq!(count("unhealthy"), 3, "{}", t.dump());
+    assert_eq!(count("breaker_open"), 1, "{}", t.dump());
+    assert_eq!(count("gave_up"), 1, "{}", t.dump());
+    let b = events_of(&t, "sick", "breaker_open").remove(0);
     assert!(
-        e.contains("liveness"),
-        "last_error should keep the cause: {p}"
+        b["error"].as_str().is_some_and(|e| e.contains("liveness")),
+        "the breaker's error should keep the cause: {b}"
     );
-    // No fourth run.
-    let starts = || read_record(&tmp.join("rec")).len();
-    assert_eq!(starts(), 3);
-    assert!(!poll_for(Duration::from_millis(500), || starts() > 3));
+    assert_eq!(code, 128 + libc::SIGTERM, "{}", t.dump());
 }
