@@ -124,3 +124,41 @@ fn wait_for(pid: u32) {
         }
     }
 }
+
+/// A detached tend's stdout and stderr are `tend.log` itself, so it is
+/// rotated like the process logs (10 MiB, 5 kept): when the file behind
+/// fd 2 has grown past the limit, it is renamed away and a fresh file is
+/// put on fds 1 and 2. Called after tend writes a message.
+pub fn rotate_own_log(path: &Path) {
+    const MAX: u64 = 10 * 1024 * 1024;
+    const KEEP: u32 = 5;
+    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer; fd 2 is ours.
+    if unsafe { libc::fstat(2, &mut st) } < 0 || (st.st_size as u64) < MAX {
+        return;
+    }
+    let name = |k: u32| {
+        let mut s = path.as_os_str().to_os_string();
+        s.push(format!(".{k}"));
+        std::path::PathBuf::from(s)
+    };
+    let _ = std::fs::remove_file(name(KEEP));
+    for k in (1..KEEP).rev() {
+        let _ = std::fs::rename(name(k), name(k + 1));
+    }
+    if std::fs::rename(path, name(1)).is_err() {
+        return;
+    }
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        // SAFETY: dup2 onto 1 and 2 of an fd we own; no memory involved.
+        unsafe {
+            libc::dup2(f.as_raw_fd(), 1);
+            libc::dup2(f.as_raw_fd(), 2);
+        }
+    }
+}

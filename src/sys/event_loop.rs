@@ -1107,6 +1107,9 @@ impl Supervisor {
             procs.len()
         );
         self.stderr.write(line.as_bytes());
+        if self.opts.detached {
+            super::daemon::rotate_own_log(&self.opts.dir.join("logs").join("tend.log"));
+        }
         if self.stop_file.exists() {
             self.on_stop_file();
         }
@@ -1642,6 +1645,9 @@ impl Supervisor {
     fn say(&mut self, msg: &str) {
         let line = format!("tend: {msg}\n");
         self.stderr.write(line.as_bytes());
+        if self.opts.detached {
+            super::daemon::rotate_own_log(&self.opts.dir.join("logs").join("tend.log"));
+        }
     }
 }
 
