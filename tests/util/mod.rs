@@ -178,7 +178,7 @@ pub struct TendCmd {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     stdout_pipe: bool,
-    stdin_null: bool,
+    stdin: Option<PathBuf>,
 }
 
 impl TendCmd {
@@ -191,7 +191,7 @@ impl TendCmd {
             cwd: tmp.path().to_path_buf(),
             env: Vec::new(),
             stdout_pipe: false,
-            stdin_null: true,
+            stdin: None,
         }
     }
 
@@ -226,6 +226,12 @@ impl TendCmd {
         self
     }
 
+    /// tend's stdin from this file instead of /dev/null.
+    pub fn stdin_file(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stdin = Some(p.into());
+        self
+    }
+
     pub fn spawn(self) -> Tend {
         let mut argv: Vec<OsString> = vec!["run".into(), "--dir".into(), self.dir.clone().into()];
         argv.extend(self.args);
@@ -245,9 +251,10 @@ impl TendCmd {
         } else {
             cmd.stdout(std::fs::File::create(&out_path).unwrap());
         }
-        if self.stdin_null {
-            cmd.stdin(Stdio::null());
-        }
+        match &self.stdin {
+            Some(p) => cmd.stdin(std::fs::File::open(p).unwrap()),
+            None => cmd.stdin(Stdio::null()),
+        };
         let child = cmd.spawn().expect("spawn tend");
         Tend {
             child,
@@ -695,6 +702,16 @@ pub fn children_of(ppid: i32) -> Vec<i32> {
 /// Read a file holding a pid (fixture `--ready-file`, `--pid-file`).
 pub fn read_pid(p: &Path) -> Option<i32> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+/// Wait until `p` exists and holds a pid (fixture `--ready-file`).
+pub fn wait_pid_file(p: &Path, timeout: Duration) -> i32 {
+    let mut pid = None;
+    wait_until(timeout, &format!("pid in {}", p.display()), || {
+        pid = read_pid(p);
+        pid.is_some()
+    });
+    pid.unwrap_or_default()
 }
 
 /// One `--record` line: (pid, unix time in ns).
