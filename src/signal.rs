@@ -108,10 +108,22 @@ mod tests {
     #[test]
     fn single_mode_forwards_the_right_set() {
         let f = forwarded_in_single_mode();
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGWINCH] {
+        for s in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGWINCH,
+        ] {
             assert!(f.contains(&s), "{s} must be forwarded");
         }
-        for s in [libc::SIGCHLD, libc::SIGTTIN, libc::SIGTTOU, libc::SIGSEGV, libc::SIGKILL] {
+        for s in [
+            libc::SIGCHLD,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGSEGV,
+            libc::SIGKILL,
+        ] {
             assert!(!f.contains(&s), "{s} must not be forwarded");
         }
     }
