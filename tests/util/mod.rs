@@ -267,6 +267,7 @@ impl TendCmd {
             status: None,
             groups: Vec::new(),
             pids: Vec::new(),
+            dumped: std::cell::Cell::new(false),
         }
     }
 }
@@ -286,6 +287,8 @@ pub struct Tend {
     status: Option<ExitStatus>,
     groups: Vec<i32>,
     pids: Vec<i32>,
+    /// Set once `dump()` ran, so `Drop` does not print it a second time.
+    dumped: std::cell::Cell<bool>,
 }
 
 impl Tend {
@@ -430,6 +433,7 @@ impl Tend {
     /// Everything a reader of a failed test needs: argv, cwd, exit status,
     /// stdout, stderr, the DIR listing, events.jsonl and the logs.
     pub fn dump(&self) -> String {
+        self.dumped.set(true);
         let mut s = String::new();
         let argv: Vec<String> = self
             .argv
@@ -440,7 +444,13 @@ impl Tend {
         let _ = writeln!(s, "argv: {} {}", tend_bin().display(), argv.join(" "));
         let _ = writeln!(s, "cwd: {}", self.cwd.display());
         let _ = writeln!(s, "pid: {}", self.child.id());
-        let _ = writeln!(s, "exit: {:?}", self.status);
+        let exit = match (self.status, proc_stat(self.pid())) {
+            (Some(st), _) => format!("{st:?}"),
+            (None, Some(f)) if f[0] == "Z" => "exited (not yet reaped)".into(),
+            (None, Some(_)) => "running".into(),
+            (None, None) => "gone".into(),
+        };
+        let _ = writeln!(s, "exit: {exit}");
         let _ = writeln!(s, "----- stdout -----\n{}", tail(&self.stdout(), 8000));
         let _ = writeln!(s, "----- stderr -----\n{}", tail(&self.stderr(), 8000));
         let _ = writeln!(s, "----- {} -----", self.dir.display());
@@ -465,7 +475,7 @@ impl Tend {
 
 impl Drop for Tend {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.dumped.get() {
             eprintln!("{}", self.dump());
         }
         if self.try_code().is_none() {
