@@ -12,11 +12,6 @@ use util::*;
 
 const T5: Duration = Duration::from_secs(5);
 
-fn send(pid: i32, sig: i32) {
-    // SAFETY: kill of a process this test started.
-    unsafe { libc::kill(pid, sig) };
-}
-
 fn logged(tmp: &TempDir, file: &str) -> Vec<String> {
     read_lossy(&tmp.join(file))
         .lines()
