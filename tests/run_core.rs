@@ -315,11 +315,11 @@ fn single_command_exit_codes() {
 }
 
 /// tend exits with the child's code, for every code 0..=255 (batches of
-/// 32 tends in parallel, each on its own DIR).
+/// 64 tends in parallel, each on its own DIR).
 #[test]
 fn single_command_all_exit_codes() {
     let fx = fixture();
-    for batch in (0..=255).collect::<Vec<i32>>().chunks(32) {
+    for batch in (0..=255).collect::<Vec<i32>>().chunks(64) {
         let mut running: Vec<(i32, TempDir, Tend)> = batch
             .iter()
             .map(|&code| {
