@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+/// Where repeated failures start backing off when `restart_delay` is 0.
+pub const ZERO_FLOOR: Duration = Duration::from_millis(10);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backoff {
     base: Duration,
@@ -39,10 +42,23 @@ impl Backoff {
     }
 
     /// The delay the next failure would get, without consuming it.
+    ///
+    /// A zero `restart_delay` restarts the first failure at once, but
+    /// repeated quick failures still back off from a 10 ms floor: with an
+    /// unlimited breaker, a command that cannot even be spawned must never
+    /// become a tight loop.
     pub fn peek(&self) -> Duration {
-        let cap = self.max.max(self.base);
-        let mult = self.factor.powi(self.n.min(1000) as i32);
-        let ms = self.base.as_secs_f64() * 1000.0 * mult;
+        let (base, n) = if self.base.is_zero() {
+            if self.n == 0 {
+                return Duration::ZERO;
+            }
+            (ZERO_FLOOR, self.n - 1)
+        } else {
+            (self.base, self.n)
+        };
+        let cap = self.max.max(base);
+        let mult = self.factor.powi(n.min(1000) as i32);
+        let ms = base.as_secs_f64() * 1000.0 * mult;
         if !ms.is_finite() || ms >= cap.as_millis() as f64 {
             return cap;
         }
@@ -83,10 +99,15 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(b.next_failure_delay(), ms(250));
         }
+        // Zero base: the first failure restarts at once, the next ones back
+        // off from the 10 ms floor — never a tight loop.
         let mut z = Backoff::new(ms(0), 2.0, ms(30_000));
-        for _ in 0..100 {
-            assert_eq!(z.next_failure_delay(), ms(0));
-        }
+        let got: Vec<u64> = (0..6)
+            .map(|_| z.next_failure_delay().as_millis() as u64)
+            .collect();
+        assert_eq!(got, vec![0, 10, 20, 40, 80, 160]);
+        z.reset();
+        assert_eq!(z.next_failure_delay(), ms(0));
     }
 
     #[test]
@@ -98,7 +119,8 @@ mod tests {
                     let mut prev = Duration::ZERO;
                     for _ in 0..2000 {
                         let d = b.next_failure_delay();
-                        assert!(d <= ms(max.max(base)), "{base} {factor} {max}: {d:?}");
+                        let cap = max.max(base).max(if base == 0 { 10 } else { 0 });
+                        assert!(d <= ms(cap), "{base} {factor} {max}: {d:?}");
                         assert!(d >= prev, "monotone");
                         prev = d;
                     }

@@ -80,6 +80,11 @@ impl Fleet {
             .collect()
     }
 
+    #[cfg(test)]
+    pub fn is_retired(&self, i: usize) -> bool {
+        self.retired[i]
+    }
+
     /// Apply a new plan: added processes start, removed ones stop, changed
     /// ones stop and then start with the new spec, unchanged ones are not
     /// touched (same PID).
@@ -104,9 +109,9 @@ impl Fleet {
                 Some(i) if self.procs[i].spec == *spec => sum.unchanged += 1,
                 Some(i) => {
                     sum.changed += 1;
-                    let was_wanted = self.waiting[i]
-                        || self.procs[i].is_up()
-                        || matches!(self.procs[i].state(), State::Backoff);
+                    // Changed processes are restarted, one-shots that had
+                    // finished included; only one a user stopped stays down.
+                    let was_wanted = self.waiting[i] || self.procs[i].state() != State::Stopped;
                     self.retired[i] = true;
                     self.waiting[i] = false;
                     self.feed(i, Input::Stop, now, &mut out);
@@ -217,6 +222,14 @@ impl Fleet {
                     self.feed(i, Input::StopWith(sig), now, &mut out);
                 }
             }
+        } else {
+            // A stop already under way (`tend restart`) must end stopped,
+            // not start the process again in the middle of the shutdown.
+            for i in 0..self.procs.len() {
+                if self.procs[i].state() == State::Stopping {
+                    self.feed(i, Input::Stop, now, &mut out);
+                }
+            }
         }
         self.settle(now, &mut out);
         out
@@ -269,7 +282,9 @@ impl Fleet {
             DepCondition::Ready => d.ready(),
             DepCondition::Healthy => {
                 if d.has_health_probe() {
-                    d.health() == Health::Healthy && d.is_up()
+                    // With a child: between a restart's Spawn and its
+                    // Spawned, `health` is still the previous run's.
+                    d.health() == Health::Healthy && d.pid().is_some()
                 } else {
                     d.ready()
                 }
@@ -300,17 +315,20 @@ impl Fleet {
         if self.shutting_down {
             for i in 0..self.procs.len() {
                 let p = &self.procs[i];
-                let needs_stop = match p.state() {
-                    State::Starting | State::Running => self.stoppable(i),
-                    State::Backoff | State::Exited | State::Failed => true,
-                    State::Stopped | State::Stopping => false,
+                // Only a process with a child waits for its dependents; one
+                // in backoff (or failed with a cooldown) is stopped at once,
+                // or its restart timer would spawn it during the shutdown.
+                let (needs_stop, has_child) = match p.state() {
+                    State::Starting | State::Running => (self.stoppable(i), true),
+                    State::Backoff | State::Exited | State::Failed => (true, false),
+                    State::Stopped | State::Stopping => (false, false),
                 };
                 if !needs_stop {
                     continue;
                 }
                 let dependents_down = (0..self.procs.len())
                     .all(|j| !self.deps[j].iter().any(|&(d, _)| d == i) || !self.procs[j].is_up());
-                if dependents_down {
+                if dependents_down || !has_child {
                     self.feed(i, Input::Stop, now, out);
                 }
             }
@@ -321,15 +339,45 @@ impl Fleet {
             return;
         }
         let live = self.live();
+        let blocked = self.blocked();
         let all_final = !live.is_empty()
             && live
                 .iter()
-                .all(|&i| self.procs[i].is_final() && !self.waiting[i])
+                .all(|&i| (self.procs[i].is_final() && !self.waiting[i]) || blocked[i])
             && (0..self.procs.len()).all(|i| !self.retired[i] || !self.procs[i].is_up());
         if all_final {
             self.exited = true;
             out.push(FleetAction::Exit(self.exit_code(false)));
         }
+    }
+
+    /// Per process: waiting for a dependency that can never be met without
+    /// a request (it is done for good, or blocked itself), so it can never
+    /// run and must not keep tend alive (SPEC §4 "none can run again").
+    fn blocked(&self) -> Vec<bool> {
+        let n = self.procs.len();
+        let mut blocked = vec![false; n];
+        // A fixpoint rather than recursion: safe even on a cycle.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..n {
+                let p = &self.procs[i];
+                let at_rest = p.is_final() || p.state() == State::Stopped;
+                if blocked[i] || !self.waiting[i] || !at_rest {
+                    continue;
+                }
+                let stuck = self.deps[i].iter().any(|&(d, c)| {
+                    !self.dep_met(d, c)
+                        && ((self.procs[d].is_final() && !self.waiting[d]) || blocked[d])
+                });
+                if stuck {
+                    blocked[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        blocked
     }
 
     /// SPEC §4: after a requested shutdown 0 (single-command mode: the

@@ -416,7 +416,15 @@ impl Proc {
                         self.emit(out, EventKind::Stopped);
                         self.begin_start(now, out);
                     }
-                    AfterStop::Fail => self.failure_restart(now, out),
+                    AfterStop::Fail => {
+                        // A long run is not part of a crash loop, however
+                        // it ended (SPEC §2 min_uptime).
+                        let ran_for = self.last_start.map_or(0, |t| now.since(t));
+                        if ran_for >= self.spec.min_uptime.as_millis() as u64 {
+                            self.backoff.reset();
+                        }
+                        self.failure_restart(now, out)
+                    }
                     AfterStop::GiveUp => {
                         self.state = S::Failed;
                         self.final_status = Some(status);
@@ -522,6 +530,13 @@ impl Proc {
 
             // --- Kill ----------------------------------------------------
             (S::Starting | S::Running | S::Stopping, Input::Kill) => {
+                // As in begin_stop: no probe or limits sample may stay due,
+                // or the shell would be woken for it over and over.
+                if self.state != S::Stopping {
+                    self.probes.on_stop();
+                    out.push(Action::CancelProbes);
+                    self.limits_at = None;
+                }
                 if self.pid.is_some() {
                     out.push(Action::Signal(libc_sigkill()));
                     self.killed = true;
@@ -563,6 +578,8 @@ impl Proc {
                         self.limit_exceeded(msg, now, out);
                         return;
                     }
+                    // The runtime end may fall before the next sample.
+                    self.limits_at = self.limits_at.map(|t| t.min(started.after(rt)));
                 }
                 if self.spec.limits.memory.is_some() || self.spec.limits.procs.is_some() {
                     out.push(Action::SampleLimits);
@@ -765,14 +782,6 @@ impl Proc {
                 delay_ms: delay.as_millis() as u64,
             },
         );
-        if delay.is_zero() {
-            // Restart at once, in the same turn: the shell spawns right away.
-            self.deadline = None;
-            if std::mem::take(&mut self.pending_failure_restart) {
-                self.breaker.record(now);
-            }
-            self.begin_start(now, out);
-        }
     }
 
     /// Milliseconds until the scheduled restart (state `backoff`).
