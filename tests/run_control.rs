@@ -137,3 +137,91 @@ fn interactive_passes_stdio_through() {
     t.signal(libc::SIGTERM);
     assert_eq!(t.expect_exit(T5), 143, "{}", t.dump());
 }
+
+/// `--dir` is accepted before or after the command name, and `TEND_DIR`
+/// stands in for it.
+#[test]
+fn dir_flag_positions_and_env() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let t = Tend::run(&tmp, &["--", &fx, "--ready-file", &tmp.s("ready")]);
+    wait_pid_file(&tmp.join("ready"), T5);
+    let dir = tmp.state();
+    let d = dir.to_str().unwrap();
+    wait_until(T5, "status answers", || t.status_json().is_some());
+    for args in [
+        vec!["--dir", d, "status", "--json"],
+        vec!["status", "--dir", d, "--json"],
+        vec!["status", "--json", "--dir", d],
+    ] {
+        let out = run_tend(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", show(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["tend"]["pid"], t.pid(), "{args:?}");
+    }
+    let out = std::process::Command::new(tend_bin())
+        .args(["status", "--json"])
+        .env("TEND_DIR", &dir)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "TEND_DIR\n{}", show(&out));
+    // The default DIR is `.tend` in the current directory.
+    let out = std::process::Command::new(tend_bin())
+        .args(["status", "--json"])
+        .env_remove("TEND_DIR")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no tend on ./.tend\n{}",
+        show(&out)
+    );
+}
+
+/// `tend run` with the default DIR creates and uses `.tend` in the
+/// current directory.
+#[test]
+fn default_dir_is_dot_tend() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let mut child = std::process::Command::new(tend_bin())
+        .args(["run", "--quiet", "--", &fx, "--ready-file", &tmp.s("ready")])
+        .env_remove("TEND_DIR")
+        .env(MARKER_VAR, tmp.path())
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = scopeguard(&mut child);
+    wait_pid_file(&tmp.join("ready"), T5);
+    wait_until(T5, ".tend/tend.pid", || {
+        read_pid(&tmp.join(".tend").join("tend.pid")) == Some(guard.id() as i32)
+    });
+    drop(guard);
+    kill_marked(tmp.path());
+}
+
+/// Kill and reap a child when the test ends, even on panic.
+fn scopeguard(c: &mut std::process::Child) -> KillOnDrop<'_> {
+    KillOnDrop(c)
+}
+
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl std::ops::Deref for KillOnDrop<'_> {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

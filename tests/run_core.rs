@@ -734,3 +734,104 @@ fn config_cwd_relative_to_config_file() {
         .lines()
         .any(|l| l == "PORT=3000"));
 }
+
+/// Context switches of every thread of `pid`.
+fn ctxt_switches(pid: i32) -> u64 {
+    let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| read_lossy(&e.path().join("status")))
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// An idle tend (processes running, nothing due, default 60 s tick) does
+/// not wake up: no fixed polling period.
+#[test]
+fn idle_tend_does_not_wake_up() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let t = Tend::run(
+        &tmp,
+        &[
+            "--min-uptime",
+            "100ms",
+            "--",
+            &fx,
+            "--ready-file",
+            &tmp.s("ready"),
+        ],
+    );
+    wait_pid_file(&tmp.join("ready"), T5);
+    wait_until(T5, "ready event", || {
+        t.events().iter().any(|e| e["event"] == "ready")
+    });
+    // Let the transition to running settle, then observe 1.5 s.
+    poll_for(Duration::from_millis(200), || false);
+    let before = ctxt_switches(t.pid());
+    poll_for(Duration::from_millis(1500), || false);
+    let woke = ctxt_switches(t.pid()) - before;
+    assert!(woke <= 3, "tend woke up {woke} times in 1.5 s of idleness");
+}
+
+/// Root only: `--user USER` runs the child as that user with its primary
+/// group and its own supplementary groups (root's are dropped).
+#[test]
+fn user_flag_drops_privileges() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: --user needs root");
+        return;
+    }
+    let name = std::ffi::CString::new("nobody").unwrap();
+    // SAFETY: name is NUL-terminated; the result is read at once.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        eprintln!("skipped: no user nobody");
+        return;
+    }
+    // SAFETY: pw is non-null and points to libc's static passwd record.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    let tmp = TempDir::new();
+    // nobody must be able to run the fixture and write its files.
+    let fx = tmp.join("fixture");
+    std::fs::copy(fixture_bin(), &fx).unwrap();
+    let shared = tmp.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let st = shared.join("st");
+    let ready = shared.join("ready");
+    let _t = Tend::run(
+        &tmp,
+        &[
+            "--user",
+            "nobody",
+            "--",
+            fx.to_str().unwrap(),
+            "--status-proc",
+            st.to_str().unwrap(),
+            "--ready-file",
+            ready.to_str().unwrap(),
+        ],
+    );
+    wait_pid_file(&ready, T5);
+    let s = read_lossy(&st);
+    let field = |k: &str| -> Vec<String> {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .map(|l| l[k.len()..].split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    assert!(field("Uid:").iter().all(|u| *u == uid.to_string()), "{s}");
+    assert!(field("Gid:").iter().all(|g| *g == gid.to_string()), "{s}");
+    assert!(
+        !field("Groups:").contains(&"0".to_string()),
+        "root group dropped: {s}"
+    );
+}

@@ -275,3 +275,31 @@ fn gave_up_hook_runs() {
     assert_eq!(fields[1], "gave_up", "{text}");
     assert!(!fields[2].is_empty() && fields[2] != "{error}", "{text}");
 }
+
+/// Durations may be integers in milliseconds; a command without a `/` is
+/// looked up in PATH.
+#[test]
+fn integer_durations_and_path_lookup() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let rec = tmp.s("rec");
+    let mut t = run_config(
+        &tmp,
+        json!({"processes": [
+            {"name": "w", "command": "sh",
+             "args": ["-c", format!("'{fx}' --record '{rec}' --exit-code 1")],
+             "restart_delay": 150, "backoff_factor": 1, "max_restarts": 2,
+             "min_uptime": 5000}
+        ]}),
+    );
+    // Not a process that stays: when the breaker opens, tend is done or
+    // waits; either way three starts happened 150 ms apart.
+    wait_until(T5, "three starts", || starts(&tmp, "rec") >= 3);
+    let gaps = start_gaps_ms(&tmp.join("rec"));
+    assert!(
+        gaps.iter().all(|&g| (145.0..=150.0 + 350.0).contains(&g)),
+        "restart_delay 150 means 150 ms: {gaps:?}\n{}",
+        t.dump()
+    );
+    let _ = t.wait_exit(Duration::from_millis(10));
+}

@@ -366,3 +366,33 @@ fn tend_killed_then_restarted_cleans_up() {
     wait_pid_file(&tmp.join("ready"), T5);
     wait_until(T5, "leftover grandchild killed", || !pid_alive(gc));
 }
+
+/// Config mode: INT and QUIT are graceful shutdowns too (exit 0, children
+/// stopped); TTIN and TTOU are ignored (tend neither stops nor forwards).
+#[test]
+fn config_mode_int_quit_and_ttin() {
+    for sig in [libc::SIGINT, libc::SIGQUIT] {
+        let tmp = TempDir::new();
+        let fx = fixture();
+        let cfg = write_config(
+            tmp.path(),
+            &json!({"processes": [{"name": "a", "command": fx,
+                                   "args": ["--log-signals", tmp.s("sig"), "--exit-on-term",
+                                            "--ready-file", tmp.s("ready")]}]})
+            .to_string(),
+        );
+        let mut t = Tend::run(&tmp, &["-c", cfg.to_str().unwrap()]);
+        let child = wait_pid_file(&tmp.join("ready"), T5);
+        for s in [libc::SIGTTIN, libc::SIGTTOU] {
+            t.signal(s);
+        }
+        t.signal(libc::SIGUSR1);
+        wait_until(T5, "marker USR1", || !logged(&tmp, "sig").is_empty());
+        assert_eq!(logged(&tmp, "sig"), ["USR1"], "TTIN/TTOU not forwarded");
+        assert_ne!(proc_stat(t.pid()).unwrap()[0], "T", "tend is not stopped");
+        t.signal(sig);
+        assert_eq!(t.expect_exit(T5), 0, "signal {sig}\n{}", t.dump());
+        assert_eq!(logged(&tmp, "sig").last().map(String::as_str), Some("TERM"));
+        assert!(!pid_alive(child));
+    }
+}
