@@ -35,8 +35,10 @@ pub fn tend_bin() -> PathBuf {
 /// binary: `target/<profile>/tend` → `target/<profile>/examples/fixture`.
 ///
 /// `cargo test` builds examples, but `cargo test --test run_core` does not;
-/// so the first call in each test binary runs `cargo build --example
-/// fixture` for the same profile (a no-op when it is fresh).
+/// so when the fixture is missing or older than its source, the first call
+/// in each test binary runs `cargo build --example fixture` for the same
+/// profile. Fresh, it skips cargo entirely: cargo's package-cache lock is
+/// shared with every other cargo on the machine and may be held for long.
 pub fn fixture_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -44,7 +46,14 @@ pub fn fixture_bin() -> PathBuf {
             let tend = tend_bin();
             let profile_dir = tend.parent().expect("tend binary has a parent dir");
             let path = profile_dir.join("examples").join("fixture");
-            if let Some(cargo) = std::env::var_os("CARGO") {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/child.rs");
+            let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let fresh = match (mtime(&path), mtime(&src)) {
+                (Some(bin), Some(src)) => bin >= src,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if let (false, Some(cargo)) = (fresh, std::env::var_os("CARGO")) {
                 let profile = match profile_dir.file_name().and_then(|s| s.to_str()) {
                     Some("debug") | None => "dev".to_string(),
                     Some(p) => p.to_string(),
@@ -557,12 +566,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Run a one-shot `tend ARGS...` (e.g. `check`, `status`), waiting at most
-/// 10 s; panics on timeout.
+/// 30 s (a guard against hangs, not a performance bound); panics on timeout.
 pub fn run_tend(args: &[&str]) -> Output {
     let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    match run_tend_timeout(&os, Duration::from_secs(10)) {
+    match run_tend_timeout(&os, Duration::from_secs(30)) {
         Some(o) => o,
-        None => panic!("tend {args:?} did not finish within 10s"),
+        None => panic!("tend {args:?} did not finish within 30s"),
     }
 }
 
