@@ -100,6 +100,30 @@ struct Output {
     idx: Option<usize>,
 }
 
+/// Lines split from one read, kept in reused buffers.
+#[derive(Default)]
+struct Batch {
+    /// The lines' bytes, back to back.
+    raw: Vec<u8>,
+    /// (start, end) of each line in `raw`.
+    lines: Vec<(usize, usize)>,
+    /// The formatted output being written.
+    file: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.raw.clear();
+        self.lines.clear();
+    }
+    fn push_line(&mut self, l: &[u8]) {
+        let a = self.raw.len();
+        self.raw.extend_from_slice(l);
+        self.lines.push((a, self.raw.len()));
+    }
+}
+
 struct ProbeRun {
     proc: usize,
     role: Role,
@@ -131,7 +155,6 @@ enum PendingKind {
 
 const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_FILE_POLL: Duration = Duration::from_millis(500);
-const LOG_CHECK: Duration = Duration::from_secs(1);
 const PID1_GRACE: Duration = Duration::from_secs(3);
 
 pub struct Supervisor {
@@ -168,9 +191,10 @@ pub struct Supervisor {
     stop_file: PathBuf,
     state_dirty: bool,
     exit: Option<u8>,
-    wrote_output: bool,
     pid1: bool,
     log_error_reported: HashMap<String, Mono>,
+    read_buf: Vec<u8>,
+    batch: Batch,
 }
 
 /// Wall-clock milliseconds since the epoch (the timestamp source of logs
@@ -253,9 +277,10 @@ impl Supervisor {
             stop_file,
             state_dirty: true,
             exit: None,
-            wrote_output: false,
             pid1,
             log_error_reported: HashMap::new(),
+            read_buf: Vec::new(),
+            batch: Batch::default(),
             plan,
             opts,
         };
@@ -480,7 +505,6 @@ impl Supervisor {
             let d = self.fleet.procs[i].next_deadline();
             self.timers.set(Key::Proc(i), d);
         }
-        self.state_dirty = true;
     }
 
     /// One input to one process; its deadline is re-armed even when the
@@ -797,76 +821,89 @@ impl Supervisor {
         }
     }
 
-    /// Read up to `rounds` chunks; false on EOF or error.
+    /// Read up to `rounds` chunks; false on EOF or error. The read buffer
+    /// and the batch are reused across calls: the output path allocates
+    /// nothing per read.
     fn read_output(&mut self, k: usize, rounds: usize) -> bool {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = std::mem::take(&mut self.read_buf);
+        buf.resize(64 * 1024, 0);
+        let mut batch = std::mem::take(&mut self.batch);
+        let mut alive = true;
         for _ in 0..rounds {
             let fd = self.outputs[k].fd.as_raw_fd();
             match ffi::read(fd, &mut buf) {
-                Ok(0) => return false,
+                Ok(0) => {
+                    alive = false;
+                    break;
+                }
                 Ok(n) => {
                     let i = self.outputs[k].proc;
-                    let mut lines: Vec<Vec<u8>> = Vec::new();
+                    batch.clear();
                     self.outputs[k]
                         .split
-                        .feed(&buf[..n], &mut |l| lines.push(l.to_vec()));
-                    self.write_lines(i, &lines);
+                        .feed(&buf[..n], &mut |l| batch.push_line(l));
+                    self.write_batch(i, &mut batch);
                     if n < buf.len() {
-                        return true;
+                        break;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
-                Err(_) => return false,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    alive = false;
+                    break;
+                }
             }
         }
-        true
+        self.read_buf = buf;
+        self.batch = batch;
+        alive
     }
 
     fn close_output(&mut self, k: usize) {
         let mut o = self.outputs.swap_remove(k);
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        o.split.finish(&mut |l| lines.push(l.to_vec()));
-        self.write_lines(o.proc, &lines);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        o.split.finish(&mut |l| batch.push_line(l));
+        self.write_batch(o.proc, &mut batch);
+        self.batch = batch;
     }
 
-    fn write_lines(&mut self, i: usize, lines: &[Vec<u8>]) {
-        if lines.is_empty() {
+    /// One chunk's lines: `TS line` to NAME.log, `NAME | line` to stdout.
+    fn write_batch(&mut self, i: usize, batch: &mut Batch) {
+        if batch.lines.is_empty() {
             return;
         }
         let ts = self.ts();
-        let mut file = Vec::with_capacity(lines.iter().map(|l| l.len() + ts.len() + 2).sum());
-        let mut out_lines: Vec<Vec<u8>> = Vec::with_capacity(lines.len());
-        for l in lines {
-            let mut fl = Vec::with_capacity(l.len() + ts.len() + 2);
-            fl.extend_from_slice(ts.as_bytes());
-            fl.push(b' ');
-            fl.extend_from_slice(l);
-            fl.push(b'\n');
-            file.extend_from_slice(&fl);
-            out_lines.push(fl);
+        batch.file.clear();
+        batch.ends.clear();
+        for (a, b) in &batch.lines {
+            batch.file.extend_from_slice(ts.as_bytes());
+            batch.file.push(b' ');
+            batch.file.extend_from_slice(&batch.raw[*a..*b]);
+            batch.file.push(b'\n');
+            batch.ends.push(batch.file.len());
         }
-        let res = self.runs[i]
-            .log
-            .append_lines(out_lines.iter().map(|v| v.as_slice()));
-        if let Err(e) = res {
+        let file = &batch.file;
+        let mut start = 0;
+        let lines = batch.ends.iter().map(|&e| {
+            let l = &file[start..e];
+            start = e;
+            l
+        });
+        if let Err(e) = self.runs[i].log.append_lines(lines) {
             let name = format!("{}.log", self.fleet.procs[i].name());
             self.report_log_error(&name, &e);
         }
         if !self.opts.quiet && !self.opts.detached {
-            let name = self.fleet.procs[i].name().as_bytes().to_vec();
-            let mut out = Vec::new();
-            for l in lines {
-                out.extend_from_slice(&name);
-                out.extend_from_slice(b" | ");
-                out.extend_from_slice(l);
-                out.push(b'\n');
+            batch.file.clear();
+            let name = self.fleet.procs[i].name().as_bytes();
+            for (a, b) in &batch.lines {
+                batch.file.extend_from_slice(name);
+                batch.file.extend_from_slice(b" | ");
+                batch.file.extend_from_slice(&batch.raw[*a..*b]);
+                batch.file.push(b'\n');
             }
-            self.stdout.write(&out);
-        }
-        if !self.wrote_output {
-            self.wrote_output = true;
-            self.timers
-                .set(Key::LogCheck, Some(self.now.after(LOG_CHECK)));
+            self.stdout.write(&batch.file);
         }
     }
 
@@ -1040,13 +1077,6 @@ impl Supervisor {
                     }
                     self.timers
                         .set(Key::StopFile, Some(self.now.after(STOP_FILE_POLL)));
-                }
-                Key::LogCheck => {
-                    for r in &mut self.runs {
-                        r.log.verify();
-                    }
-                    self.events.verify();
-                    self.wrote_output = false;
                 }
                 Key::Watchdog => {
                     if let (Some(n), Some(w)) = (&self.notify, self.watchdog) {

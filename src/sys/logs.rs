@@ -82,6 +82,9 @@ impl LogFile {
         if data.is_empty() {
             return Ok(());
         }
+        // A file deleted under us (its directory removed, an outside
+        // rotation) would swallow every line written to it: check first.
+        self.verify();
         self.open()?;
         if self.size > 0 && self.size + data.len() as u64 > self.max_size {
             self.rotate()?;
@@ -128,7 +131,7 @@ impl LogFile {
 
     /// If the file was deleted or moved away under us (its directory
     /// removed, an outside logrotate), drop it so the next write recreates
-    /// it. Costs a stat and an fstat: call it on a timer, not per line.
+    /// it. Costs a stat and an fstat per batch of lines.
     pub fn verify(&mut self) {
         use std::os::unix::fs::MetadataExt;
         let Some(f) = &self.file else { return };

@@ -15,8 +15,6 @@ pub enum Key {
     Tick,
     /// Look for the STOP file (when inotify is unavailable).
     StopFile,
-    /// Check log files still exist.
-    LogCheck,
     /// systemd WATCHDOG=1 ping.
     Watchdog,
 }
