@@ -57,11 +57,15 @@ fn crash_loop_backoff_grows_by_factor() {
         ],
     );
     wait_starts(&t, &tmp, "rec", 5, T5);
+    // The schedule, exactly, from tend's own `backoff` events...
+    let delays = backoff_delays(&t, "w");
+    assert_eq!(delays[..4], [100, 200, 400, 800], "{}", t.dump());
+    // ...and the starts really were that far apart (never sooner).
     let gaps = start_gaps_ms(&tmp.join("rec"));
     for (i, want) in [100.0, 200.0, 400.0, 800.0].iter().enumerate() {
         let g = gaps[i];
         assert!(
-            g >= want - 5.0 && g <= want + 350.0,
+            g >= want - 5.0 && g <= want + SLACK_MS,
             "gap {i} is {g:.0} ms, want about {want} ms; gaps {gaps:?}\n{}",
             t.dump()
         );
@@ -95,10 +99,12 @@ fn backoff_is_capped_by_backoff_max() {
         ],
     );
     wait_starts(&t, &tmp, "rec", 6, T5);
+    let delays = backoff_delays(&t, "w");
+    assert_eq!(delays[..5], [100, 200, 250, 250, 250], "{}", t.dump());
     let gaps = start_gaps_ms(&tmp.join("rec"));
     for (i, g) in gaps.iter().enumerate().skip(2) {
         assert!(
-            *g >= 245.0 && *g <= 250.0 + 350.0,
+            *g >= 245.0 && *g <= 250.0 + SLACK_MS,
             "gap {i} is {g:.0} ms, want 250 ms (backoff_max); gaps {gaps:?}\n{}",
             t.dump()
         );
@@ -138,13 +144,14 @@ fn backoff_resets_after_min_uptime() {
     wait_starts(&t, &tmp, "rec", 3, T5);
     std::fs::write(&flag, "").unwrap();
     wait_starts(&t, &tmp, "rec", 5, T5);
-    let gaps = start_gaps_ms(&tmp.join("rec"));
     // Start 4 ran 400 ms >= min_uptime: the delay before start 5 is back to
-    // 100 ms (400 + 100), not 800 ms (400 + 800).
-    let g = gaps[3];
+    // 100 ms, not 800 ms.
+    let delays = backoff_delays(&t, "w");
+    assert_eq!(delays[..4], [100, 200, 400, 100], "{}", t.dump());
+    let g = start_gaps_ms(&tmp.join("rec"))[3];
     assert!(
-        (495.0..=400.0 + 100.0 + 350.0).contains(&g),
-        "gap after a long run is {g:.0} ms, want about 500; gaps {gaps:?}\n{}",
+        (495.0..=500.0 + SLACK_MS).contains(&g) && g < 1200.0,
+        "gap after a long run is {g:.0} ms, want about 400 + 100\n{}",
         t.dump()
     );
 }
@@ -219,11 +226,13 @@ fn clean_exits_restart_without_tripping_breaker() {
     );
     wait_starts(&t, &tmp, "rec", 7, T5);
     assert!(t.is_running(), "tend keeps going\n{}", t.dump());
-    let gaps = start_gaps_ms(&tmp.join("rec"));
+    let delays = backoff_delays(&t, "w");
     assert!(
-        gaps.iter().all(|&g| (45.0..=50.0 + 350.0).contains(&g)),
-        "clean exits are restarted after restart_delay, without growth: {gaps:?}"
+        delays.len() >= 6 && delays.iter().all(|&d| d == 50),
+        "clean exits are restarted after restart_delay, without growth: {delays:?}"
     );
+    let gaps = start_gaps_ms(&tmp.join("rec"));
+    assert!(gaps.iter().all(|&g| g >= 45.0), "{gaps:?}");
     let p = t.proc_status("w").expect("status --json");
     assert_ne!(p["state"], "failed", "{p}");
     assert_eq!(p["breaker"]["open"], false, "{p}");
@@ -404,7 +413,7 @@ fn term_ignoring_child_killed_after_stop_timeout() {
     let took = t0.elapsed();
     assert_eq!(code, 137, "{}", t.dump());
     assert!(
-        took >= Duration::from_millis(450) && took <= Duration::from_millis(2500),
+        took >= Duration::from_millis(450) && took <= Duration::from_millis(3000),
         "stop took {took:?}, stop_timeout is 500ms"
     );
     assert!(!pid_alive(child), "child {child} is gone");
@@ -494,7 +503,7 @@ fn stop_file_shuts_down() {
     let t0 = Instant::now();
     let code = t.expect_exit(T5);
     assert!(
-        t0.elapsed() < Duration::from_millis(2000),
+        t0.elapsed() < Duration::from_millis(2500),
         "shutdown began within 1 s: took {:?}",
         t0.elapsed()
     );

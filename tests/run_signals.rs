@@ -261,7 +261,8 @@ fn second_term_kills_everything() {
     let t0 = Instant::now();
     t.signal(libc::SIGTERM);
     assert!(t.wait_exit(T5).is_some(), "{}", t.dump());
-    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    // Far less than the 30 s stop_timeout.
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
     wait_until(T5, "group killed", || !pid_alive(child) && !pid_alive(gc));
 }
 

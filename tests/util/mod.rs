@@ -764,3 +764,55 @@ pub fn status_mask(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     u64::from_str_radix(line[key.len()..].trim_start_matches(':').trim(), 16).ok()
 }
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC timestamp
+/// (`2026-11-26T03:04:05.123Z` or `+00:00`); None if it is not one.
+pub fn rfc3339_ms(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if seps.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = ts.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then_some(())?;
+        t.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = ts.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            let digits = &r[..n];
+            let ms = format!("{digits:0<3}")[..3].parse::<i64>().ok()?;
+            (ms, &r[n..])
+        }
+        None => (0, rest),
+    };
+    if zone != "Z" && zone != "+00:00" {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + frac)
+}
+
+/// `delay_ms` of every `backoff` event of process `name`, in order.
+pub fn backoff_delays(t: &Tend, name: &str) -> Vec<u64> {
+    t.events()
+        .iter()
+        .filter(|e| e["event"] == "backoff" && e["name"] == name)
+        .filter_map(|e| e["delay_ms"].as_u64())
+        .collect()
+}
+
+/// Slack added to the upper bound of every timing assertion: exec of a
+/// debug binary on a loaded 2-core machine can take hundreds of ms.
+pub const SLACK_MS: f64 = 1000.0;
