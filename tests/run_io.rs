@@ -503,3 +503,115 @@ fn tick_line_on_stderr() {
         "{line}"
     );
 }
+
+/// tend's stderr is a pipe whose reader is gone: its own messages fail
+/// with EPIPE, and it keeps supervising.
+#[test]
+fn closed_stderr_does_not_stop_tend() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let rec = tmp.s("rec");
+    let mut t = TendCmd::new(&tmp)
+        .stderr_pipe()
+        .args([
+            "--name",
+            "w",
+            "--restart-delay",
+            "50ms",
+            "--",
+            fx.as_str(),
+            "--record",
+            &rec,
+            "--lines",
+            "3",
+            "--exit-code",
+            "1",
+        ])
+        .spawn();
+    drop(t.take_stderr());
+    let ok = poll_for(T5, || read_record(&tmp.join("rec")).len() >= 4);
+    assert!(ok, "children keep being restarted\n{}", t.dump());
+    assert!(t.is_running(), "{}", t.dump());
+}
+
+/// stdout and stderr on a full device (ENOSPC on every write): survived,
+/// and the log file still gets everything.
+#[test]
+fn full_stdout_and_stderr_are_survived() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let rec = tmp.s("rec");
+    let mut t = TendCmd::new(&tmp)
+        .stdout_to("/dev/full")
+        .stderr_to("/dev/full")
+        .args([
+            "--name",
+            "w",
+            "--restart-delay",
+            "50ms",
+            "--",
+            fx.as_str(),
+            "--record",
+            &rec,
+            "--lines",
+            "3",
+            "--exit-code",
+            "0",
+        ])
+        .spawn();
+    let ok = poll_for(T5, || read_record(&tmp.join("rec")).len() >= 4);
+    assert!(ok, "children keep being restarted\n{}", t.dump());
+    assert!(t.is_running(), "{}", t.dump());
+    let n = log_texts(&t, "w").iter().filter(|s| *s == "line 3").count();
+    assert!(n >= 3, "log has every run's output: {n}\n{}", t.dump());
+}
+
+/// Root only: the log directory on a full filesystem (a 64 KiB tmpfs in a
+/// private mount namespace): writes fail with ENOSPC, tend survives and
+/// keeps restarting its child.
+#[test]
+fn full_log_disk_is_survived() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/bin/unshare").exists() {
+        eprintln!("skipped: needs root and unshare");
+        return;
+    }
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let mnt = tmp.join("logs-full");
+    std::fs::create_dir(&mnt).unwrap();
+    let rec = tmp.s("rec");
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs '{}' && exec \"$0\" \"$@\"",
+        mnt.display()
+    );
+    let mut t = TendCmd::new(&tmp)
+        .wrap(["/usr/bin/unshare", "-m", "/bin/sh", "-c", &script])
+        .args([
+            "--quiet",
+            "--log-dir",
+            mnt.to_str().unwrap(),
+            "--name",
+            "w",
+            "--restart-delay",
+            "50ms",
+            "--",
+            fx.as_str(),
+            "--record",
+            &rec,
+            "--flood",
+            "100000",
+            "--exit-code",
+            "0",
+        ])
+        .spawn();
+    let ok = poll_for(Duration::from_secs(10), || {
+        read_record(&tmp.join("rec")).len() >= 4
+    });
+    assert!(ok, "children keep being restarted\n{}", t.dump());
+    assert!(t.is_running(), "{}", t.dump());
+}

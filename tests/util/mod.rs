@@ -187,7 +187,11 @@ pub struct TendCmd {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     stdout_pipe: bool,
+    stderr_pipe: bool,
+    stdout_path: Option<PathBuf>,
+    stderr_path: Option<PathBuf>,
     stdin: Option<PathBuf>,
+    wrapper: Vec<OsString>,
 }
 
 impl TendCmd {
@@ -200,8 +204,24 @@ impl TendCmd {
             cwd: tmp.path().to_path_buf(),
             env: Vec::new(),
             stdout_pipe: false,
+            stderr_pipe: false,
+            stdout_path: None,
+            stderr_path: None,
             stdin: None,
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Run tend through a wrapper that ends by exec'ing its last argument
+    /// with the rest (e.g. `unshare -m sh -c '... exec "$0" "$@"'`), so the
+    /// spawned pid is still tend's.
+    pub fn wrap<I, S>(mut self, argv: I) -> TendCmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.wrapper = argv.into_iter().map(Into::into).collect();
+        self
     }
 
     pub fn args<I, S>(mut self, args: I) -> TendCmd
@@ -235,6 +255,25 @@ impl TendCmd {
         self
     }
 
+    /// Give tend a pipe as stderr; take the read end with `Tend::take_stderr`.
+    pub fn stderr_pipe(mut self) -> TendCmd {
+        self.stderr_pipe = true;
+        self
+    }
+
+    /// tend's stdout opened for writing from this path (e.g. `/dev/full`)
+    /// instead of a capture file; `Tend::stdout()` is then empty.
+    pub fn stdout_to(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stdout_path = Some(p.into());
+        self
+    }
+
+    /// tend's stderr opened for writing from this path; see `stdout_to`.
+    pub fn stderr_to(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stderr_path = Some(p.into());
+        self
+    }
+
     /// tend's stdin from this file instead of /dev/null.
     pub fn stdin_file(mut self, p: impl Into<PathBuf>) -> TendCmd {
         self.stdin = Some(p.into());
@@ -249,17 +288,29 @@ impl TendCmd {
         let seq = SEQ.fetch_add(1, Ordering::SeqCst);
         let out_path = self.root.join(format!("tend{seq}.stdout"));
         let err_path = self.root.join(format!("tend{seq}.stderr"));
-        let mut cmd = Command::new(tend_bin());
+        let mut cmd = match self.wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(tend_bin());
+                c
+            }
+            None => Command::new(tend_bin()),
+        };
         cmd.args(&argv)
             .current_dir(&self.cwd)
             .env(MARKER_VAR, &self.root)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stderr(std::fs::File::create(&err_path).unwrap());
-        if self.stdout_pipe {
-            cmd.stdout(Stdio::piped());
-        } else {
-            cmd.stdout(std::fs::File::create(&out_path).unwrap());
-        }
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let open_w = |p: &Path| std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        match (&self.stdout_path, self.stdout_pipe) {
+            (Some(p), _) => cmd.stdout(open_w(p)),
+            (None, true) => cmd.stdout(Stdio::piped()),
+            (None, false) => cmd.stdout(std::fs::File::create(&out_path).unwrap()),
+        };
+        match (&self.stderr_path, self.stderr_pipe) {
+            (Some(p), _) => cmd.stderr(open_w(p)),
+            (None, true) => cmd.stderr(Stdio::piped()),
+            (None, false) => cmd.stderr(std::fs::File::create(&err_path).unwrap()),
+        };
         match &self.stdin {
             Some(p) => cmd.stdin(std::fs::File::open(p).unwrap()),
             None => cmd.stdin(Stdio::null()),
@@ -367,6 +418,11 @@ impl Tend {
     /// The read end of tend's stdout, when spawned with `stdout_pipe`.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout.take()
+    }
+
+    /// The read end of tend's stderr, when spawned with `stderr_pipe`.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
     }
 
     pub fn stdout(&self) -> String {
