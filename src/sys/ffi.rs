@@ -16,10 +16,36 @@ fn check(r: libc::c_int) -> io::Result<libc::c_int> {
 /// A pipe with both ends close-on-exec: (read, write).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // SAFETY: `fds` is a valid array of two ints for pipe to fill.
+        check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+    }
+    // SAFETY: the call succeeded, so both fds are open and owned by nobody
+    // else.
+    let pair = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    #[cfg(not(target_os = "linux"))]
+    {
+        use std::os::fd::AsRawFd;
+        set_cloexec(pair.0.as_raw_fd())?;
+        set_cloexec(pair.1.as_raw_fd())?;
+    }
+    Ok(pair)
+}
+
+/// Close-on-exec, where the kernel has no atomic flag for it.
+#[cfg(not(target_os = "linux"))]
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD on an fd have no memory-safety requirements.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+    Ok(())
 }
 
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {

@@ -34,6 +34,7 @@ impl Signals {
             signal_hook::low_level::pipe::register_raw(sig, write.as_raw_fd())?;
             flags.push((sig, flag));
         }
+        unblock(flags.iter().map(|(s, _)| *s));
         Ok(Signals {
             read,
             _write: write,
@@ -59,5 +60,21 @@ impl Signals {
             .filter(|(_, f)| f.swap(false, Ordering::SeqCst))
             .map(|(s, _)| *s)
             .collect()
+    }
+}
+
+/// The signal mask survives exec: a caller that had some of tend's signals
+/// blocked (a parent that forgot to restore its mask) would leave them
+/// pending forever, so TERM would never stop tend nor CHLD reap.
+fn unblock(sigs: impl Iterator<Item = i32>) {
+    // SAFETY: `set` is initialised by sigemptyset before use; a null old
+    // set is allowed; pthread_sigmask has no other requirements.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in sigs {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
     }
 }

@@ -135,7 +135,7 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
     let am_root = crate::sys::ffi::getuid() == 0;
     // SAFETY: the closure runs in the forked child before exec and calls
     // only async-signal-safe functions (setsid, setpgid, signal,
-    // sigprocmask, prctl, initgroups/setgid/setuid on pre-built values);
+    // rt_sigaction, sigprocmask, prctl, initgroups/setgid/setuid on pre-built values);
     // it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
@@ -147,8 +147,11 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
                 return Err(io::Error::last_os_error());
             }
             for sig in 1..65 {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    libc::signal(sig, libc::SIG_DFL);
+                if sig != libc::SIGKILL
+                    && sig != libc::SIGSTOP
+                    && libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR
+                {
+                    reset_reserved_signal(sig);
                 }
             }
             let mut set: libc::sigset_t = std::mem::zeroed();
@@ -186,6 +189,31 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
         )),
     }
 }
+
+/// glibc's `signal` refuses the signals it reserves for itself (32 and 33),
+/// so a SIG_IGN tend inherited on them would survive exec into the child.
+/// The kernel's `rt_sigaction` takes them: an all-zero kernel sigaction is
+/// SIG_DFL, no flags, empty mask, whatever the architecture's field order.
+/// Async-signal-safe (one raw syscall); errors ignored, as for `signal`.
+#[cfg(target_os = "linux")]
+fn reset_reserved_signal(sig: i32) {
+    let act = [0u64; 4];
+    // SAFETY: `act` is a valid, zeroed kernel sigaction (SIG_DFL) at least
+    // as large as the kernel's struct; old action pointer is null; 8 is the
+    // size of the kernel's sigset_t.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig as libc::c_long,
+            act.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8 as libc::c_long,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reset_reserved_signal(_sig: i32) {}
 
 /// "No such file or directory" without std's " (os error 2)".
 fn errno_text(e: &io::Error) -> String {

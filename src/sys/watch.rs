@@ -3,7 +3,7 @@
 //! `new` fails and the loop falls back to looking every 500 ms.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 pub struct StopWatch {
@@ -26,7 +26,7 @@ impl StopWatch {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `raw` is a fresh fd we own from here on.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
         let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
         // SAFETY: `cdir` is a valid NUL-terminated path for the call.
         let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), cdir.as_ptr(), mask) };

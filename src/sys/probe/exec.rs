@@ -22,7 +22,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{self, Stdio};
 
@@ -71,8 +71,8 @@ impl Exec {
             }
         };
         let fail = |e: io::Error| format!("spawn {program}: {}", os_text(&e));
-        let (read, write) = pipe_cloexec().map_err(fail)?;
-        set_nonblocking(read.as_raw_fd()).map_err(fail)?;
+        let (read, write) = crate::sys::ffi::pipe().map_err(fail)?;
+        crate::sys::ffi::set_nonblocking(read.as_raw_fd()).map_err(fail)?;
         let write2 = write.try_clone().map_err(fail)?;
         command
             .stdin(Stdio::null())
@@ -223,31 +223,8 @@ fn child_signal_hygiene() -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
         // tend is single-threaded, so "parent thread died" means tend died.
+        #[cfg(target_os = "linux")]
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-    }
-    Ok(())
-}
-
-fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded, so both are fresh descriptors owned by no
-    // one else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an fd we own, no pointers involved.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
