@@ -314,3 +314,23 @@ fn integer_durations_and_path_lookup() {
     );
     let _ = t.wait_exit(Duration::from_millis(10));
 }
+
+/// `maxRestarts: -1` (Node alias) is unlimited: far more than the default
+/// 10 restarts and no breaker.
+#[test]
+fn unlimited_restarts_never_open_the_breaker() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let t = run_config(
+        &tmp,
+        json!({"processes": [
+            {"name": "w", "command": fx, "args": ["--record", tmp.s("rec"), "--exit-code", "1"],
+             "maxRestarts": -1, "restartDelay": 10, "backoff_factor": 1}
+        ]}),
+    );
+    let ok = poll_for(Duration::from_secs(8), || starts(&tmp, "rec") >= 15);
+    assert!(ok, "15 starts\n{}", t.dump());
+    let p = t.proc_status("w").unwrap();
+    assert_ne!(p["state"], "failed", "{p}");
+    assert_eq!(p["breaker"]["open"], false, "{p}");
+}

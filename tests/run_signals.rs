@@ -397,3 +397,41 @@ fn config_mode_int_quit_and_ttin() {
         assert!(!pid_alive(child));
     }
 }
+
+/// The group leader dies of TERM at once; another member of its group
+/// takes its time (it logs TERM and goes on). It too got the stop signal,
+/// and it gets `stop_timeout` before the group's SIGKILL ("after
+/// stop_timeout the group gets SIGKILL"); tend exits with the leader's
+/// status. Nothing a child started survives its stop.
+#[test]
+fn lingering_group_member_gets_stop_timeout() {
+    let tmp = TempDir::new();
+    let fx = fixture();
+    let script = format!(
+        "'{fx}' --log-signals '{sig}' --ready-file '{m}' & exec '{fx}' --ready-file '{r}'",
+        sig = tmp.s("member.sig"),
+        m = tmp.s("member"),
+        r = tmp.s("ready")
+    );
+    let mut t = Tend::run(
+        &tmp,
+        &["--stop-timeout", "500ms", "--", "/bin/sh", "-c", &script],
+    );
+    let leader = wait_pid_file(&tmp.join("ready"), T5);
+    let member = wait_pid_file(&tmp.join("member"), T5);
+    assert_eq!(pgid_of(member), Some(leader), "same group");
+    let t0 = Instant::now();
+    t.signal(libc::SIGTERM);
+    wait_until(T5, "member got TERM", || {
+        logged(&tmp, "member.sig").contains(&"TERM".to_string())
+    });
+    wait_until(T5, "member killed", || !pid_alive(member));
+    let killed_after = t0.elapsed();
+    let code = t.expect_exit(T5);
+    assert_eq!(code, 143, "{}", t.dump());
+    assert!(
+        killed_after >= Duration::from_millis(450),
+        "the member was killed {killed_after:?} after TERM, before stop_timeout (500ms)\n{}",
+        t.dump()
+    );
+}
