@@ -292,6 +292,10 @@ fn run_with_bad_flags_exits_2() {
         vec!["--restart", "sometimes"],
         vec!["--restart-delay", "fast"],
         vec!["--stop-signal", "NOPE"],
+        vec!["--name", "has space"],
+        vec!["--env", "NOEQUALS"],
+        vec!["--max-restarts", "many"],
+        vec!["--backoff-factor", "x"],
         vec!["--no-such-flag"],
     ] {
         let tmp = TempDir::new();

@@ -435,3 +435,42 @@ fn lingering_group_member_gets_stop_timeout() {
         t.dump()
     );
 }
+
+/// Forwarded signals go to the child's whole process group: a grandchild
+/// with default dispositions dies of USR1 while the child logs it. Both
+/// in single-command mode and in config mode.
+#[test]
+fn forwarded_signals_reach_the_whole_group() {
+    for config_mode in [false, true] {
+        let tmp = TempDir::new();
+        let fx = fixture();
+        let args = vec![
+            "--log-signals".to_string(),
+            tmp.s("sig"),
+            "--grandchild".to_string(),
+            "--pid-file".to_string(),
+            tmp.s("gpid"),
+            "--ready-file".to_string(),
+            tmp.s("ready"),
+        ];
+        let t = if config_mode {
+            let cfg = write_config(
+                tmp.path(),
+                &json!({"processes": [{"name": "a", "command": fx, "args": args}]}).to_string(),
+            );
+            Tend::run(&tmp, &["-c", cfg.to_str().unwrap()])
+        } else {
+            let mut argv = vec!["--", fx.as_str()];
+            argv.extend(args.iter().map(String::as_str));
+            Tend::run(&tmp, &argv)
+        };
+        let child = wait_pid_file(&tmp.join("ready"), T5);
+        let gc = read_pid(&tmp.join("gpid")).unwrap();
+        t.signal(libc::SIGUSR1);
+        wait_until(T5, "child logged USR1", || {
+            logged(&tmp, "sig").contains(&"USR1".to_string())
+        });
+        wait_until(T5, "grandchild died of USR1", || !pid_alive(gc));
+        assert!(pid_alive(child), "config mode {config_mode}");
+    }
+}
