@@ -85,6 +85,18 @@ impl Fleet {
         self.retired[i]
     }
 
+    /// Why a process that should start has not: the first dependency
+    /// whose condition does not hold yet (`waiting for db (ready)`).
+    pub fn waiting_for(&self, i: usize) -> Option<String> {
+        if !self.waiting[i] {
+            return None;
+        }
+        self.deps[i]
+            .iter()
+            .find(|&&(d, c)| !self.dep_met(d, c))
+            .map(|&(d, c)| format!("waiting for {} ({})", self.procs[d].name(), c.as_str()))
+    }
+
     /// Apply a new plan: added processes start, removed ones stop, changed
     /// ones stop and then start with the new spec, unchanged ones are not
     /// touched (same PID).

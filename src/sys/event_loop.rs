@@ -1479,7 +1479,10 @@ impl Supervisor {
                     at: fmt(at),
                 }
             }),
-            last_error: p.last_error().map(String::from),
+            last_error: p
+                .last_error()
+                .map(String::from)
+                .or_else(|| self.fleet.waiting_for(i)),
             next_restart_ms: p.next_restart_ms(self.mono()),
             breaker: proto::BreakerStatus {
                 open: p.state() == crate::core::process::State::Failed,

@@ -146,21 +146,7 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
             } else if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
-            for sig in 1..65 {
-                if sig != libc::SIGKILL
-                    && sig != libc::SIGSTOP
-                    && libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR
-                {
-                    reset_reserved_signal(sig);
-                }
-            }
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            #[cfg(target_os = "linux")]
-            {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            }
+            child_signal_hygiene()?;
             if let Some((name, uid, gid)) = &ids {
                 if am_root && libc::initgroups(name.as_ptr(), *gid as _) < 0 {
                     return Err(io::Error::last_os_error());
@@ -188,6 +174,38 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
             &e,
         )),
     }
+}
+
+/// Runs in a forked child before exec (supervised children and exec
+/// probes alike): default dispositions for every signal (ignored ones would
+/// survive exec), an empty signal mask, and death with tend
+/// (PR_SET_PDEATHSIG; tend is single-threaded, so "the parent thread died"
+/// means tend died). Only async-signal-safe calls.
+pub(crate) fn child_signal_hygiene() -> io::Result<()> {
+    for sig in 1..65 {
+        // SAFETY: signal() with SIG_DFL is async-signal-safe; KILL and STOP
+        // are skipped, reserved numbers fall back to the raw syscall.
+        unsafe {
+            if sig != libc::SIGKILL
+                && sig != libc::SIGSTOP
+                && libc::signal(sig, libc::SIG_DFL) == libc::SIG_ERR
+            {
+                reset_reserved_signal(sig);
+            }
+        }
+    }
+    // SAFETY: a zeroed sigset_t is valid plain data, emptied before use;
+    // prctl takes integers only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        #[cfg(target_os = "linux")]
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    }
+    Ok(())
 }
 
 /// glibc's `signal` refuses the signals it reserves for itself (32 and 33),

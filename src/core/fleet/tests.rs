@@ -212,6 +212,11 @@ fn ready_dependency_waits_for_the_readiness_probe() {
     assert_eq!(spawned(&acts), vec![ia], "only a starts");
     assert_eq!(f.state("a"), State::Running);
     assert_eq!(f.state("b"), State::Stopped);
+    assert_eq!(
+        f.f.waiting_for(ib).as_deref(),
+        Some("waiting for a (ready)")
+    );
+    assert_eq!(f.f.waiting_for(ia), None);
     let acts = f.due();
     assert!(acts.contains(&FleetAction::Proc(ia, Action::StartProbe(Role::Readiness))));
     assert!(spawned(&acts).is_empty());
@@ -221,6 +226,7 @@ fn ready_dependency_waits_for_the_readiness_probe() {
     let acts = f.wait(10).probe("a", Role::Readiness, true);
     assert_eq!(spawned(&acts), vec![ib], "b starts once a is ready");
     assert_eq!(f.state("b"), State::Running);
+    assert_eq!(f.f.waiting_for(ib), None);
 }
 
 #[test]

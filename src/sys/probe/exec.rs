@@ -83,7 +83,7 @@ impl Exec {
         // makes async-signal-safe syscalls (sigaction, sigprocmask, prctl)
         // on stack data; it allocates nothing and takes no locks.
         unsafe {
-            command.pre_exec(child_signal_hygiene);
+            command.pre_exec(crate::sys::spawn::child_signal_hygiene);
         }
         let child = command.spawn().map_err(fail)?;
         let pid = child.id();
@@ -201,32 +201,6 @@ impl Exec {
             }
         }
     }
-}
-
-/// Runs in the forked child: default dispositions for every signal (tend
-/// ignores or handles some; ignored ones would survive exec), an empty
-/// mask, and death with tend. Only async-signal-safe calls.
-fn child_signal_hygiene() -> io::Result<()> {
-    // SAFETY: zeroed sigaction/sigset_t are valid plain data; sigaction on
-    // KILL/STOP or glibc-reserved numbers fails with EINVAL, which is
-    // ignored on purpose; pointers are to live stack values.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = libc::SIG_DFL;
-        libc::sigemptyset(&mut sa.sa_mask);
-        for sig in 1..=64 {
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // tend is single-threaded, so "parent thread died" means tend died.
-        #[cfg(target_os = "linux")]
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-    }
-    Ok(())
 }
 
 /// SIGKILL to the process group `pgid`.
