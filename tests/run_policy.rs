@@ -276,7 +276,10 @@ fn gave_up_hook_runs() {
             ]
         }),
     );
-    wait_until(T5, "hook output", || tmp.join("hook.out").exists());
+    // The shell creates the file before printf writes: wait for a line.
+    wait_until(T5, "hook output", || {
+        read_lossy(&tmp.join("hook.out")).ends_with('\n')
+    });
     let text = read_lossy(&tmp.join("hook.out"));
     let fields: Vec<&str> = text.lines().next().unwrap_or("").split('|').collect();
     assert_eq!(fields.len(), 3, "{text}");
