@@ -791,7 +791,9 @@ pub fn wait_pid_file(p: &Path, timeout: Duration) -> i32 {
 
 /// One `--record` line: (pid, unix time in ns).
 pub fn read_record(p: &Path) -> Vec<(i32, u128)> {
-    read_lossy(p)
+    let text = read_lossy(p);
+    // Whole lines only: a start may be appending its line right now.
+    text[..text.rfind('\n').map_or(0, |i| i + 1)]
         .lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
