@@ -1527,29 +1527,7 @@ mod tests {
 
     #[test]
     fn proc_flag_keys_are_the_agreed_ones() {
-        let agreed = [
-            "name",
-            "restart",
-            "restart_delay",
-            "backoff_max",
-            "backoff_factor",
-            "min_uptime",
-            "max_restarts",
-            "restart_window",
-            "breaker_cooldown",
-            "stop_signal",
-            "stop_timeout",
-            "cwd",
-            "env",
-            "user",
-            "health_cmd",
-            "health_tcp",
-            "health_http",
-            "health_interval",
-            "health_timeout",
-            "health_retries",
-            "health_start_period",
-        ];
+        let agreed = crate::validate::PROC_FLAGS;
         let keys: Vec<&str> = FLAGS.iter().filter_map(|f| f.key).collect();
         assert_eq!(keys, agreed);
     }

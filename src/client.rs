@@ -185,7 +185,7 @@ fn connect(dir: &Path) -> Result<UnixStream, CallError> {
         Err(e) => Err(CallError::Other(format!(
             "cannot connect to {}: {}",
             path.display(),
-            os_text(&e)
+            crate::error::os_text(&e)
         ))),
     }
 }
@@ -198,7 +198,8 @@ fn call(
     timeout: Option<Duration>,
 ) -> Result<(Reply, BufReader<UnixStream>), CallError> {
     let mut s = connect(dir)?;
-    let io_err = |e: io::Error| CallError::Other(format!("talking to tend: {}", os_text(&e)));
+    let io_err =
+        |e: io::Error| CallError::Other(format!("talking to tend: {}", crate::error::os_text(&e)));
     s.set_read_timeout(timeout).map_err(io_err)?;
     let mut line = serde_json::to_vec(req)
         .map_err(|e| CallError::Other(format!("cannot encode the request: {e}")))?;
@@ -478,7 +479,7 @@ fn logs(
             return t.fail(&format!(
                 "cannot read {}: {}",
                 current.display(),
-                os_text(&e)
+                crate::error::os_text(&e)
             ))
         }
     };
@@ -769,18 +770,6 @@ fn plain(s: &str) -> bool {
         && !s
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '=')
-}
-
-/// `Permission denied`, without std's ` (os error 13)` suffix.
-fn os_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => s
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&s)
-            .to_string(),
-        None => s,
-    }
 }
 
 #[cfg(test)]

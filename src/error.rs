@@ -194,6 +194,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// An OS error as std prints it, without its ` (os error N)` suffix:
+/// `Address already in use`.
+pub fn os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

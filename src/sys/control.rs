@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -101,7 +101,7 @@ impl fmt::Display for ControlError {
                 f,
                 "cannot listen on {}: cannot remove the stale socket: {}",
                 path.display(),
-                os_text(error)
+                crate::error::os_text(error)
             ),
             ControlError::Bind {
                 path,
@@ -111,28 +111,16 @@ impl fmt::Display for ControlError {
                 f,
                 "cannot listen on {}: chmod 0600: {}",
                 path.display(),
-                os_text(error)
+                crate::error::os_text(error)
             ),
             ControlError::Bind { path, error, .. } => {
-                write!(f, "cannot listen on {}: {}", path.display(), os_text(error))
+                write!(f, "cannot listen on {}: {}", path.display(), crate::error::os_text(error))
             }
         }
     }
 }
 
 impl std::error::Error for ControlError {}
-
-/// `Address already in use`, without std's ` (os error 98)` suffix.
-fn os_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => s
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&s)
-            .to_string(),
-        None => s,
-    }
-}
 
 /// Whether a peer with `peer_uid` may talk to a tend running as `our_uid`:
 /// the same user, or root (root can read the socket file anyway).
@@ -235,7 +223,7 @@ impl Client {
     fn flush(&mut self, now: Option<Instant>) -> Result<(), ()> {
         let mut progress = false;
         while self.sent < self.out.len() {
-            match send(self.stream.as_raw_fd(), &self.out[self.sent..]) {
+            match crate::sys::ffi::send_nosignal(self.stream.as_raw_fd(), &self.out[self.sent..]) {
                 Ok(0) => return Err(()),
                 Ok(n) => {
                     self.sent += n;
@@ -494,7 +482,7 @@ impl ControlServer {
                         self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                         self.warning = Some(format!(
                             "control socket: cannot accept a client: {}",
-                            os_text(&e)
+                            crate::error::os_text(&e)
                         ));
                         return;
                     }
@@ -528,7 +516,7 @@ impl ControlServer {
                 Ok(uid) => c.refuse(format!("permission denied: uid {uid} is not the owner")),
                 Err(e) => c.refuse(format!(
                     "permission denied: cannot check the peer's uid: {}",
-                    os_text(&e)
+                    crate::error::os_text(&e)
                 )),
             }
             if c.flush(Some(now)).is_err() {
@@ -623,7 +611,10 @@ impl ControlServer {
             if !c.request_done {
                 // One nonblocking try; the client is closed either way.
                 let msg = format!("timeout: no request within {}s", idle.as_secs_f64());
-                let _ = send(c.stream.as_raw_fd(), &reply_line(&Reply::error(msg)));
+                let _ = crate::sys::ffi::send_nosignal(
+                    c.stream.as_raw_fd(),
+                    &reply_line(&Reply::error(msg)),
+                );
             }
             false
         });
@@ -789,38 +780,6 @@ fn peer_uid(s: &UnixStream) -> io::Result<u32> {
 fn peer_uid(_s: &UnixStream) -> io::Result<u32> {
     // SAFETY: geteuid cannot fail and has no preconditions.
     Ok(unsafe { libc::geteuid() })
-}
-
-/// write(2) that never raises SIGPIPE for a client that went away.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; `fd` is an
-    // open socket owned by the caller.
-    let n = unsafe {
-        libc::send(
-            fd,
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
-/// Elsewhere no MSG_NOSIGNAL: rely on SIGPIPE being ignored (the Rust
-/// runtime ignores it at startup).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; `fd` is an
-    // open socket owned by the caller.
-    let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }
 
 #[cfg(test)]

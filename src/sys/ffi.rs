@@ -86,6 +86,21 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// send(2) on a socket that never raises SIGPIPE for a peer that went
+/// away (elsewhere than Linux: write(2), with SIGPIPE ignored by tend).
+pub fn send_nosignal(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// What `waitpid(-1, WNOHANG)` found.
 pub enum Reaped {
     Child {

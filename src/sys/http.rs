@@ -11,7 +11,7 @@
 //! Every connection carries one request (`Connection: close`): read the
 //! request head (at most `MAX_HEAD` bytes, else `400` and close), answer at
 //! once into a per-connection buffer written on POLLOUT with
-//! send(MSG_NOSIGNAL) (a client that went away never raises SIGPIPE), then
+//! crate::sys::ffi::send_nosignal(MSG_NOSIGNAL) (a client that went away never raises SIGPIPE), then
 //! half-close and discard what the client still sends for a short while
 //! ("lingering close"), so a client that sent more than we read still gets
 //! its response instead of a reset. A connection that does not finish its
@@ -38,7 +38,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::proto::StatusDoc;
@@ -89,28 +89,16 @@ impl fmt::Display for HttpError {
             HttpError::Resolve { addr, error } => write!(
                 f,
                 "cannot listen on {addr}: cannot resolve the host: {}",
-                os_text(error)
+                crate::error::os_text(error)
             ),
             HttpError::Bind { addr, error } => {
-                write!(f, "cannot listen on {addr}: {}", os_text(error))
+                write!(f, "cannot listen on {addr}: {}", crate::error::os_text(error))
             }
         }
     }
 }
 
 impl std::error::Error for HttpError {}
-
-/// `Address already in use`, without std's ` (os error 98)` suffix.
-fn os_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match e.raw_os_error() {
-        Some(code) => s
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&s)
-            .to_string(),
-        None => s,
-    }
-}
 
 /// The socket addresses `addr` stands for, in the order to try them.
 fn resolve(addr: &str) -> Result<Vec<SocketAddr>, HttpError> {
@@ -201,7 +189,7 @@ impl Conn {
     /// lingering. A send error means the client is gone.
     fn flush(&mut self, now: Instant) {
         while self.sent < self.out.len() {
-            match send(self.stream.as_raw_fd(), &self.out[self.sent..]) {
+            match crate::sys::ffi::send_nosignal(self.stream.as_raw_fd(), &self.out[self.sent..]) {
                 Ok(0) => {
                     self.done = true;
                     return;
@@ -370,8 +358,10 @@ impl HttpServer {
                     // readable; back off instead of spinning.
                     _ => {
                         self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-                        self.warning =
-                            Some(format!("http: cannot accept a connection: {}", os_text(&e)));
+                        self.warning = Some(format!(
+                            "http: cannot accept a connection: {}",
+                            crate::error::os_text(&e)
+                        ));
                         return;
                     }
                 },
@@ -424,7 +414,7 @@ impl HttpServer {
             }
             if c.phase == Phase::Reading {
                 let r = Response::text(408, "request timeout\n");
-                let _ = send(c.stream.as_raw_fd(), &r.encode(false));
+                let _ = crate::sys::ffi::send_nosignal(c.stream.as_raw_fd(), &r.encode(false));
             }
             false
         });
@@ -723,38 +713,6 @@ fn healthz(doc: &StatusDoc) -> Response {
     } else {
         Response::text(503, format!("not ready: {}\n", not_ready.join(", ")))
     }
-}
-
-/// send(2) that never raises SIGPIPE for a client that went away.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; `fd` is an
-    // open socket owned by the caller.
-    let n = unsafe {
-        libc::send(
-            fd,
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
-}
-
-/// Elsewhere no MSG_NOSIGNAL: rely on SIGPIPE being ignored (the Rust
-/// runtime ignores it at startup).
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes; `fd` is an
-    // open socket owned by the caller.
-    let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(n as usize)
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ pub fn spawn(spec: &ProcSpec, mode: Mode) -> Result<Spawned, SpawnError> {
             Ok(Spawned { pid, output })
         }
         Err(e) => Err(fail(
-            format!("{}: {}", errno_text(&e), quote(&spec.command)),
+            format!("{}: {}", crate::error::os_text(&e), quote(&spec.command)),
             &e,
         )),
     }
@@ -232,15 +232,6 @@ fn reset_reserved_signal(sig: i32) {
 
 #[cfg(not(target_os = "linux"))]
 fn reset_reserved_signal(_sig: i32) {}
-
-/// "No such file or directory" without std's " (os error 2)".
-fn errno_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
 
 fn quote(p: impl AsRef<Path>) -> String {
     format!("'{}'", p.as_ref().display())

@@ -179,7 +179,7 @@ impl Attempt {
         }
         self.outcome = Some(Outcome::Failure(format!(
             "timed out after {}",
-            fmt_duration(self.timeout)
+            crate::duration::format(self.timeout)
         )));
     }
 
@@ -222,23 +222,10 @@ fn start_exec(cmd: exec::Command) -> (Machine, Step) {
     }
 }
 
-/// `5s`, `250ms`, `1500ms`: short and exact, for failure messages.
-fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms > 0 && ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 /// An OS error as a lowercase phrase without std's ` (os error N)`:
 /// `connection refused`.
 pub(crate) fn os_text(e: &io::Error) -> String {
-    let mut s = e.to_string();
-    if let Some(i) = s.find(" (os error ") {
-        s.truncate(i);
-    }
+    let s = crate::error::os_text(e);
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),
@@ -317,14 +304,6 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_format_short() {
-        assert_eq!(fmt_duration(Duration::from_secs(5)), "5s");
-        assert_eq!(fmt_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(fmt_duration(Duration::ZERO), "0ms");
-    }
 
     #[test]
     fn os_text_is_lowercase_without_errno() {
