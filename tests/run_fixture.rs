@@ -334,3 +334,19 @@ fn harness_wait_until_and_tempdir() {
     });
     assert!(r.is_err());
 }
+
+#[test]
+fn harness_rfc3339_ms() {
+    assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(rfc3339_ms("1970-01-02T00:00:01.5Z"), Some(86_401_500));
+    assert_eq!(
+        rfc3339_ms("2000-03-01T00:00:00.000+00:00"),
+        Some(951_868_800_000)
+    );
+    assert_eq!(
+        rfc3339_ms("2026-11-26T03:04:05.123Z"),
+        Some(1_795_662_245_123)
+    );
+    assert_eq!(rfc3339_ms("2026-11-26 03:04:05Z"), None);
+    assert_eq!(rfc3339_ms("2026-11-26T03:04:05"), None);
+}

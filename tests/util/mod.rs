@@ -35,8 +35,10 @@ pub fn tend_bin() -> PathBuf {
 /// binary: `target/<profile>/tend` → `target/<profile>/examples/fixture`.
 ///
 /// `cargo test` builds examples, but `cargo test --test run_core` does not;
-/// so the first call in each test binary runs `cargo build --example
-/// fixture` for the same profile (a no-op when it is fresh).
+/// so when the fixture is missing or older than its source, the first call
+/// in each test binary runs `cargo build --example fixture` for the same
+/// profile. Fresh, it skips cargo entirely: cargo's package-cache lock is
+/// shared with every other cargo on the machine and may be held for long.
 pub fn fixture_bin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -44,7 +46,14 @@ pub fn fixture_bin() -> PathBuf {
             let tend = tend_bin();
             let profile_dir = tend.parent().expect("tend binary has a parent dir");
             let path = profile_dir.join("examples").join("fixture");
-            if let Some(cargo) = std::env::var_os("CARGO") {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture/child.rs");
+            let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let fresh = match (mtime(&path), mtime(&src)) {
+                (Some(bin), Some(src)) => bin >= src,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if let (false, Some(cargo)) = (fresh, std::env::var_os("CARGO")) {
                 let profile = match profile_dir.file_name().and_then(|s| s.to_str()) {
                     Some("debug") | None => "dev".to_string(),
                     Some(p) => p.to_string(),
@@ -178,7 +187,11 @@ pub struct TendCmd {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     stdout_pipe: bool,
-    stdin_null: bool,
+    stderr_pipe: bool,
+    stdout_path: Option<PathBuf>,
+    stderr_path: Option<PathBuf>,
+    stdin: Option<PathBuf>,
+    wrapper: Vec<OsString>,
 }
 
 impl TendCmd {
@@ -191,8 +204,24 @@ impl TendCmd {
             cwd: tmp.path().to_path_buf(),
             env: Vec::new(),
             stdout_pipe: false,
-            stdin_null: true,
+            stderr_pipe: false,
+            stdout_path: None,
+            stderr_path: None,
+            stdin: None,
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Run tend through a wrapper that ends by exec'ing its last argument
+    /// with the rest (e.g. `unshare -m sh -c '... exec "$0" "$@"'`), so the
+    /// spawned pid is still tend's.
+    pub fn wrap<I, S>(mut self, argv: I) -> TendCmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.wrapper = argv.into_iter().map(Into::into).collect();
+        self
     }
 
     pub fn args<I, S>(mut self, args: I) -> TendCmd
@@ -226,6 +255,31 @@ impl TendCmd {
         self
     }
 
+    /// Give tend a pipe as stderr; take the read end with `Tend::take_stderr`.
+    pub fn stderr_pipe(mut self) -> TendCmd {
+        self.stderr_pipe = true;
+        self
+    }
+
+    /// tend's stdout opened for writing from this path (e.g. `/dev/full`)
+    /// instead of a capture file; `Tend::stdout()` is then empty.
+    pub fn stdout_to(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stdout_path = Some(p.into());
+        self
+    }
+
+    /// tend's stderr opened for writing from this path; see `stdout_to`.
+    pub fn stderr_to(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stderr_path = Some(p.into());
+        self
+    }
+
+    /// tend's stdin from this file instead of /dev/null.
+    pub fn stdin_file(mut self, p: impl Into<PathBuf>) -> TendCmd {
+        self.stdin = Some(p.into());
+        self
+    }
+
     pub fn spawn(self) -> Tend {
         let mut argv: Vec<OsString> = vec!["run".into(), "--dir".into(), self.dir.clone().into()];
         argv.extend(self.args);
@@ -234,20 +288,33 @@ impl TendCmd {
         let seq = SEQ.fetch_add(1, Ordering::SeqCst);
         let out_path = self.root.join(format!("tend{seq}.stdout"));
         let err_path = self.root.join(format!("tend{seq}.stderr"));
-        let mut cmd = Command::new(tend_bin());
+        let mut cmd = match self.wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(tend_bin());
+                c
+            }
+            None => Command::new(tend_bin()),
+        };
         cmd.args(&argv)
             .current_dir(&self.cwd)
             .env(MARKER_VAR, &self.root)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stderr(std::fs::File::create(&err_path).unwrap());
-        if self.stdout_pipe {
-            cmd.stdout(Stdio::piped());
-        } else {
-            cmd.stdout(std::fs::File::create(&out_path).unwrap());
-        }
-        if self.stdin_null {
-            cmd.stdin(Stdio::null());
-        }
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let open_w = |p: &Path| std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        match (&self.stdout_path, self.stdout_pipe) {
+            (Some(p), _) => cmd.stdout(open_w(p)),
+            (None, true) => cmd.stdout(Stdio::piped()),
+            (None, false) => cmd.stdout(std::fs::File::create(&out_path).unwrap()),
+        };
+        match (&self.stderr_path, self.stderr_pipe) {
+            (Some(p), _) => cmd.stderr(open_w(p)),
+            (None, true) => cmd.stderr(Stdio::piped()),
+            (None, false) => cmd.stderr(std::fs::File::create(&err_path).unwrap()),
+        };
+        match &self.stdin {
+            Some(p) => cmd.stdin(std::fs::File::open(p).unwrap()),
+            None => cmd.stdin(Stdio::null()),
+        };
         let child = cmd.spawn().expect("spawn tend");
         Tend {
             child,
@@ -260,6 +327,7 @@ impl TendCmd {
             status: None,
             groups: Vec::new(),
             pids: Vec::new(),
+            dumped: std::cell::Cell::new(false),
         }
     }
 }
@@ -279,6 +347,8 @@ pub struct Tend {
     status: Option<ExitStatus>,
     groups: Vec<i32>,
     pids: Vec<i32>,
+    /// Set once `dump()` ran, so `Drop` does not print it a second time.
+    dumped: std::cell::Cell<bool>,
 }
 
 impl Tend {
@@ -348,6 +418,11 @@ impl Tend {
     /// The read end of tend's stdout, when spawned with `stdout_pipe`.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout.take()
+    }
+
+    /// The read end of tend's stderr, when spawned with `stderr_pipe`.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
     }
 
     pub fn stdout(&self) -> String {
@@ -423,6 +498,7 @@ impl Tend {
     /// Everything a reader of a failed test needs: argv, cwd, exit status,
     /// stdout, stderr, the DIR listing, events.jsonl and the logs.
     pub fn dump(&self) -> String {
+        self.dumped.set(true);
         let mut s = String::new();
         let argv: Vec<String> = self
             .argv
@@ -433,7 +509,13 @@ impl Tend {
         let _ = writeln!(s, "argv: {} {}", tend_bin().display(), argv.join(" "));
         let _ = writeln!(s, "cwd: {}", self.cwd.display());
         let _ = writeln!(s, "pid: {}", self.child.id());
-        let _ = writeln!(s, "exit: {:?}", self.status);
+        let exit = match (self.status, proc_stat(self.pid())) {
+            (Some(st), _) => format!("{st:?}"),
+            (None, Some(f)) if f[0] == "Z" => "exited (not yet reaped)".into(),
+            (None, Some(_)) => "running".into(),
+            (None, None) => "gone".into(),
+        };
+        let _ = writeln!(s, "exit: {exit}");
         let _ = writeln!(s, "----- stdout -----\n{}", tail(&self.stdout(), 8000));
         let _ = writeln!(s, "----- stderr -----\n{}", tail(&self.stderr(), 8000));
         let _ = writeln!(s, "----- {} -----", self.dir.display());
@@ -458,7 +540,7 @@ impl Tend {
 
 impl Drop for Tend {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.dumped.get() {
             eprintln!("{}", self.dump());
         }
         if self.try_code().is_none() {
@@ -540,12 +622,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Run a one-shot `tend ARGS...` (e.g. `check`, `status`), waiting at most
-/// 10 s; panics on timeout.
+/// 30 s (a guard against hangs, not a performance bound); panics on timeout.
 pub fn run_tend(args: &[&str]) -> Output {
     let os: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    match run_tend_timeout(&os, Duration::from_secs(10)) {
+    match run_tend_timeout(&os, Duration::from_secs(30)) {
         Some(o) => o,
-        None => panic!("tend {args:?} did not finish within 10s"),
+        None => panic!("tend {args:?} did not finish within 30s"),
     }
 }
 
@@ -697,9 +779,21 @@ pub fn read_pid(p: &Path) -> Option<i32> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
+/// Wait until `p` exists and holds a pid (fixture `--ready-file`).
+pub fn wait_pid_file(p: &Path, timeout: Duration) -> i32 {
+    let mut pid = None;
+    wait_until(timeout, &format!("pid in {}", p.display()), || {
+        pid = read_pid(p);
+        pid.is_some()
+    });
+    pid.unwrap_or_default()
+}
+
 /// One `--record` line: (pid, unix time in ns).
 pub fn read_record(p: &Path) -> Vec<(i32, u128)> {
-    read_lossy(p)
+    let text = read_lossy(p);
+    // Whole lines only: a start may be appending its line right now.
+    text[..text.rfind('\n').map_or(0, |i| i + 1)]
         .lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
@@ -728,3 +822,55 @@ pub fn status_mask(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     u64::from_str_radix(line[key.len()..].trim_start_matches(':').trim(), 16).ok()
 }
+
+/// Milliseconds since the Unix epoch of an RFC 3339 UTC timestamp
+/// (`2026-11-26T03:04:05.123Z` or `+00:00`); None if it is not one.
+pub fn rfc3339_ms(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    let seps = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if seps.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = ts.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then_some(())?;
+        t.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = ts.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            let digits = &r[..n];
+            let ms = format!("{digits:0<3}")[..3].parse::<i64>().ok()?;
+            (ms, &r[n..])
+        }
+        None => (0, rest),
+    };
+    if zone != "Z" && zone != "+00:00" {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + frac)
+}
+
+/// `delay_ms` of every `backoff` event of process `name`, in order.
+pub fn backoff_delays(t: &Tend, name: &str) -> Vec<u64> {
+    t.events()
+        .iter()
+        .filter(|e| e["event"] == "backoff" && e["name"] == name)
+        .filter_map(|e| e["delay_ms"].as_u64())
+        .collect()
+}
+
+/// Slack added to the upper bound of every timing assertion: exec of a
+/// debug binary on a loaded 2-core machine can take hundreds of ms.
+pub const SLACK_MS: f64 = 1000.0;
