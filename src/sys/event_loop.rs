@@ -28,7 +28,7 @@ use super::watch::StopWatch;
 use crate::core::event::{Event, EventKind};
 use crate::core::fleet::{Fleet, FleetAction};
 use crate::core::health::Role;
-use crate::core::process::{Action, Input};
+use crate::core::process::{Action, Input, State};
 use crate::core::Mono;
 use crate::plan::Plan;
 use crate::proto::{self, Reply, Request};
@@ -74,6 +74,9 @@ struct Run {
     resolve_failed_at: HashMap<Role, Mono>,
     /// Escaped descendants signalled at stop, killed when the stop ends.
     escaped: Vec<(u32, u64)>,
+    /// The leader exited during a stop while its group lives on: its exit
+    /// status, delivered to the core once the group is empty.
+    linger: Option<crate::core::ExitStatus>,
 }
 
 impl Run {
@@ -89,6 +92,7 @@ impl Run {
             addrs: HashMap::new(),
             resolve_failed_at: HashMap::new(),
             escaped: Vec::new(),
+            linger: None,
         }
     }
 }
@@ -748,6 +752,27 @@ impl Supervisor {
         while let ffi::Reaped::Child { pid, status } = ffi::reap_one() {
             self.on_reaped(pid, status);
         }
+        // Groups whose leader exited during a stop: done once empty.
+        for i in 0..self.runs.len() {
+            if let (Some(st), Some(pgid)) = (self.runs[i].linger, self.runs[i].pgid) {
+                if !ffi::group_exists(pgid) {
+                    self.runs[i].linger = None;
+                    self.exited(i, st);
+                }
+            }
+        }
+    }
+
+    /// The child of process `i` is gone (and, for a stop, its group too).
+    fn exited(&mut self, i: usize, st: crate::core::ExitStatus) {
+        self.feed(i, Input::Exited(st));
+        if !self.fleet.procs[i].is_up() {
+            for (p, start) in std::mem::take(&mut self.runs[i].escaped) {
+                if super::procfs::start_time(p) == Some(start) {
+                    let _ = ffi::kill_pid(p, libc::SIGKILL);
+                }
+            }
+        }
     }
 
     fn on_reaped(&mut self, pid: u32, status: i32) {
@@ -759,17 +784,21 @@ impl Supervisor {
                 if self.opts.interactive && ffi::isatty(0) {
                     let _ = ffi::tcsetpgrp(0, ffi::getpgrp());
                 }
-                // Nothing a child started survives it: its group goes too.
-                if let Some(pgid) = self.runs[i].pgid {
-                    let _ = ffi::kill_group(pgid, libc::SIGKILL);
-                }
                 let st = ffi::decode_status(status);
-                self.feed(i, Input::Exited(st));
-                if !self.fleet.procs[i].is_up() {
-                    for (p, start) in std::mem::take(&mut self.runs[i].escaped) {
-                        if super::procfs::start_time(p) == Some(start) {
-                            let _ = ffi::kill_pid(p, libc::SIGKILL);
+                let stopping = self.fleet.procs[i].state() == State::Stopping;
+                match self.runs[i].pgid {
+                    // A requested stop: the rest of the group gets the
+                    // whole stop_timeout too (the core sends SIGKILL at its
+                    // deadline); the exit counts once the group is gone.
+                    Some(pgid) if stopping && ffi::group_exists(pgid) => {
+                        self.runs[i].linger = Some(st);
+                    }
+                    _ => {
+                        // Exited on its own: nothing it started survives it.
+                        if let Some(pgid) = self.runs[i].pgid {
+                            let _ = ffi::kill_group(pgid, libc::SIGKILL);
                         }
+                        self.exited(i, st);
                     }
                 }
             }

@@ -162,6 +162,16 @@ pub fn kill_group(pgid: u32, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Does process group `pgid` still have members (zombies included)?
+pub fn group_exists(pgid: u32) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(-(pgid as libc::pid_t), 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// kill(2) one process. ESRCH is not an error.
 pub fn kill_pid(pid: u32, sig: i32) -> io::Result<()> {
     if pid <= 1 {
