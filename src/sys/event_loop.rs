@@ -403,7 +403,15 @@ impl Supervisor {
         }
         self.stdout.on_poll(&self.ps);
         self.stderr.on_poll(&self.ps);
-        self.on_timers();
+        // Deadlines set to "now" in this turn (a restart with no delay) are
+        // run in this turn too: a crashed child is respawned before any
+        // state is written, not one poll round later.
+        for _ in 0..8 {
+            self.on_timers();
+            if self.timers.next().is_none_or(|t| t > self.now) {
+                break;
+            }
+        }
         self.check_pending();
         if self.state_dirty {
             self.notify_state();
