@@ -166,6 +166,8 @@ pub struct Supervisor {
     opts: Options,
     fleet: Fleet,
     origin: Instant,
+    /// This turn's clock reading; `now` is the same instant as a `Mono`.
+    now_i: Instant,
     wall_origin_ms: u64,
     now: Mono,
     timers: Timers,
@@ -251,9 +253,11 @@ impl Supervisor {
             .unwrap_or_else(|| opts.dir.join("STOP"));
         let watch = StopWatch::new(&stop_file).ok();
         let events = LogFile::new(opts.dir.join("events.jsonl"), 10 * 1024 * 1024, 5);
+        let start = Instant::now();
         let mut s = Supervisor {
             fleet,
-            origin: Instant::now(),
+            origin: start,
+            now_i: start,
             wall_origin_ms: wall_ms(),
             now: Mono(0),
             timers: Timers::default(),
@@ -328,8 +332,14 @@ impl Supervisor {
         self.finish()
     }
 
+    /// Read the clock: once per wake-up (and once for the final cleanup).
+    fn read_clock(&mut self) {
+        self.now_i = Instant::now();
+        self.now = Mono(self.now_i.duration_since(self.origin).as_millis() as u64);
+    }
+
     fn mono(&self) -> Mono {
-        Mono(self.origin.elapsed().as_millis() as u64)
+        self.now
     }
 
     fn instant(&self, m: Mono) -> Instant {
@@ -371,7 +381,7 @@ impl Supervisor {
         if let Err(e) = self.ps.wait(timeout) {
             self.say(&format!("poll: {e}"));
         }
-        self.now = self.mono();
+        self.read_clock();
 
         if self.ps.readable(self.sig_idx) {
             let sigs = self.signals.drain();
@@ -383,7 +393,7 @@ impl Supervisor {
         self.on_probes_poll();
         self.on_control_poll();
         if let Some(mut h) = self.http.take() {
-            let now_i = Instant::now();
+            let now_i = self.now_i;
             h.on_time(now_i);
             h.on_poll(&self.ps, now_i, &mut || self.status_doc(false));
             if let Some(w) = h.take_warning() {
@@ -482,7 +492,9 @@ impl Supervisor {
         if let Some(h) = &self.http {
             consider(h.next_deadline());
         }
-        next.map(|t| t.saturating_duration_since(Instant::now()))
+        // Measured from this turn's clock reading: the little time spent
+        // since only makes the wait end that much early, never late.
+        next.map(|t| t.saturating_duration_since(self.now_i))
     }
 
     // ---------------------------------------------------------------
@@ -693,7 +705,7 @@ impl Supervisor {
                 self.hooks.push(Hook {
                     pid: sp.pid,
                     event: name.to_string(),
-                    deadline: Instant::now() + HOOK_TIMEOUT,
+                    deadline: self.now_i + HOOK_TIMEOUT,
                 });
             }
             Err(e) => self.say(&format!("hook {name} failed: {}", e.message)),
@@ -986,7 +998,7 @@ impl Supervisor {
             Role::Readiness => self.fleet.procs[i].spec.readiness.clone(),
         };
         let Some(spec) = spec else { return };
-        let now = Instant::now();
+        let now = self.now_i;
         let needs_addr = matches!(
             spec.kind,
             crate::plan::ProbeKind::Tcp { .. } | crate::plan::ProbeKind::Http { .. }
@@ -1029,7 +1041,7 @@ impl Supervisor {
     }
 
     fn cancel_probes(&mut self, i: usize) {
-        let now = Instant::now();
+        let now = self.now_i;
         let mut k = 0;
         while k < self.probes.len() {
             if self.probes[k].proc == i {
@@ -1051,7 +1063,7 @@ impl Supervisor {
         if self.probes.is_empty() {
             return;
         }
-        let now = Instant::now();
+        let now = self.now_i;
         for p in &mut self.probes {
             p.attempt.on_poll(&self.ps);
             if now >= p.attempt.deadline() {
@@ -1090,7 +1102,7 @@ impl Supervisor {
 
     fn on_timers(&mut self) {
         // Hooks past their timeout: kill their group.
-        let now_i = Instant::now();
+        let now_i = self.now_i;
         for h in &mut self.hooks {
             if now_i >= h.deadline {
                 let _ = ffi::kill_group(h.pid, libc::SIGKILL);
@@ -1172,7 +1184,7 @@ impl Supervisor {
     fn on_control_poll(&mut self) {
         let Some(c) = &mut self.control else { return };
         let mut reqs = Vec::new();
-        c.on_poll(&self.ps, Instant::now(), &mut reqs);
+        c.on_poll(&self.ps, self.now_i, &mut reqs);
         for (id, req) in reqs {
             self.on_request(id, req);
         }
@@ -1336,7 +1348,7 @@ impl Supervisor {
             client: id,
             kind,
             names: idx,
-            deadline: Instant::now() + longest + Duration::from_secs(5),
+            deadline: self.now_i + longest + Duration::from_secs(5),
         });
         self.check_pending();
     }
@@ -1347,7 +1359,7 @@ impl Supervisor {
         if self.pending.is_empty() {
             return;
         }
-        let now_i = Instant::now();
+        let now_i = self.now_i;
         let mut k = 0;
         while k < self.pending.len() {
             let p = &self.pending[k];
