@@ -160,6 +160,7 @@ enum PendingKind {
 const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_FILE_POLL: Duration = Duration::from_millis(500);
 const PID1_GRACE: Duration = Duration::from_secs(3);
+const STATE_SYNC_PERIOD_MS: u64 = 1000;
 
 pub struct Supervisor {
     plan: Plan,
@@ -196,6 +197,7 @@ pub struct Supervisor {
     watch_idx: Option<usize>,
     stop_file: PathBuf,
     state_dirty: bool,
+    state_synced_at: Option<Mono>,
     exit: Option<u8>,
     pid1: bool,
     log_error_reported: HashMap<String, Mono>,
@@ -284,6 +286,7 @@ impl Supervisor {
             watch_idx: None,
             stop_file,
             state_dirty: true,
+            state_synced_at: None,
             exit: None,
             pid1,
             log_error_reported: HashMap::new(),
@@ -1576,9 +1579,19 @@ impl Supervisor {
         }
     }
 
-    /// `DIR/state.json`, atomically: temp file, fsync, rename.
+    /// `DIR/state.json`, atomically: temp file, fsync, rename. The rename
+    /// alone makes the swap atomic for readers and against a crash of tend;
+    /// the fsync (durability across power loss) costs about a millisecond
+    /// of disk wait, so it is done at most once a second: a crash loop must
+    /// not spend its turns waiting for the disk.
     fn write_state(&mut self) {
         self.state_dirty = false;
+        let sync = self
+            .state_synced_at
+            .is_none_or(|t| self.now.since(t) >= STATE_SYNC_PERIOD_MS);
+        if sync {
+            self.state_synced_at = Some(self.now);
+        }
         let doc = self.status_doc(true);
         let Ok(mut text) = serde_json::to_string_pretty(&doc) else {
             return;
@@ -1590,7 +1603,9 @@ impl Supervisor {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
-            f.sync_all()?;
+            if sync {
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, &path)
         })();
         if let Err(e) = res {
