@@ -641,24 +641,22 @@ impl Supervisor {
     }
 
     /// Stop signals also reach descendants that escaped the process group
-    /// (a daemon that called setsid): found by the `TEND_PROCESS` marker
-    /// tend puts in each child's environment.
+    /// (a daemon that called setsid): see `procfs::escaped`.
     fn signal_escaped(&mut self, i: usize, sig: i32) {
-        let Some(pgid) = self.runs[i].pgid else {
-            return;
-        };
         if sig != self.fleet.procs[i].spec.stop_signal && sig != libc::SIGKILL {
             return;
         }
-        let name = self.fleet.procs[i].name().to_string();
-        let me = ffi::getpid();
-        let found = super::procfs::escaped(me, pgid, &name);
-        for (pid, start) in found {
+        for (pid, start) in self.find_escaped(i) {
             let _ = ffi::kill_pid(pid, sig);
             if !self.runs[i].escaped.iter().any(|&(p, _)| p == pid) {
                 self.runs[i].escaped.push((pid, start));
             }
         }
+    }
+
+    fn find_escaped(&self, i: usize) -> Vec<(u32, u64)> {
+        let pids = &self.pids;
+        super::procfs::escaped(ffi::getpid(), &|p| pids.contains_key(&p), self.fleet.procs[i].name())
     }
 
     fn emit(&mut self, ev: Event) {
@@ -788,9 +786,16 @@ impl Supervisor {
 
     /// The child of process `i` is gone (and, for a stop, its group too).
     fn exited(&mut self, i: usize, st: crate::core::ExitStatus) {
+        let was_stopping = self.fleet.procs[i].state() == State::Stopping;
         self.feed(i, Input::Exited(st));
         if !self.fleet.procs[i].is_up() {
-            for (p, start) in std::mem::take(&mut self.runs[i].escaped) {
+            // Those signalled at the stop, and (for a stop) any adopted
+            // since; a child that exits on its own keeps its daemons.
+            let mut left = std::mem::take(&mut self.runs[i].escaped);
+            if was_stopping {
+                left.extend(self.find_escaped(i));
+            }
+            for (p, start) in left {
                 if super::procfs::start_time(p) == Some(start) {
                     let _ = ffi::kill_pid(p, libc::SIGKILL);
                 }

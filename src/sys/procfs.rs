@@ -72,35 +72,53 @@ pub fn group_usage(pgid: u32) -> Option<(u64, u32)> {
     Some((rss, n))
 }
 
-/// Processes outside group `pgid` that descend from a supervised child
-/// named `name` and escaped its group (a daemon that called setsid):
-/// recognised by the `TEND_PROCESS=name` marker tend puts in every child's
-/// environment, among tend's own descendants. Returns (pid, start time).
-pub fn escaped(tend_pid: u32, pgid: u32, name: &str) -> Vec<(u32, u64)> {
+/// Direct children of `pid`, from /proc/PID/task/*/children (no scan of
+/// every process on the machine).
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(text.split_whitespace().filter_map(|w| w.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
+/// Descendants of a supervised child named `name` that escaped its process
+/// group (a daemon that double-forked and called setsid): once their
+/// parent is gone they are re-parented to tend, the subreaper. They are
+/// recognised among tend's adopted children (`adopted`: not one of tend's
+/// own, per `known`) by the `TEND_PROCESS=name` marker tend puts in every
+/// child's environment, and taken with all their descendants. Returns
+/// (pid, start time). Costs one read of tend's children list, plus the
+/// environment of each adopted process: nothing when none was adopted.
+pub fn escaped(tend_pid: u32, known: &dyn Fn(u32) -> bool, name: &str) -> Vec<(u32, u64)> {
     #[cfg(target_os = "linux")]
     {
         let marker = format!("TEND_PROCESS={name}");
-        let procs = all_processes();
-        let mut under: Vec<u32> = vec![tend_pid];
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < under.len() {
-            let parent = under[i];
-            for &(pid, ppid, pgrp, start, _) in &procs {
-                if ppid == parent && !under.contains(&pid) {
-                    under.push(pid);
-                    if pgrp != pgid && has_env(pid, &marker) {
-                        out.push((pid, start));
-                    }
-                }
+        let mut out: Vec<(u32, u64)> = Vec::new();
+        let mut frontier: Vec<u32> = children_of(tend_pid)
+            .into_iter()
+            .filter(|&p| !known(p) && has_env(p, &marker))
+            .collect();
+        while let Some(p) = frontier.pop() {
+            if out.iter().any(|&(q, _)| q == p) {
+                continue;
             }
-            i += 1;
+            if let Some(start) = start_time(p) {
+                out.push((p, start));
+                frontier.extend(children_of(p));
+            }
         }
         out
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (tend_pid, pgid, name);
+        let _ = (tend_pid, known, name);
         Vec::new()
     }
 }
