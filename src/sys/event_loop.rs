@@ -102,29 +102,45 @@ struct Output {
     fd: OwnedFd,
     split: LineSplitter,
     idx: Option<usize>,
+    /// The pipe was enlarged because the child floods it.
+    big: bool,
 }
 
-/// Lines split from one read, kept in reused buffers.
+/// A pipe holds 64 KiB; a child that fills it on every read gets a 1 MiB
+/// pipe (fewer wake-ups and syscalls per byte), for at most this many
+/// children at once: the kernel charges pipe memory to the user.
+const BIG_PIPE: usize = 1 << 20;
+const SMALL_READ: usize = 64 * 1024;
+const MAX_BIG_PIPES: usize = 16;
+
+/// Lines split from one read, formatted straight into reused buffers.
 #[derive(Default)]
 struct Batch {
-    /// The lines' bytes, back to back.
-    raw: Vec<u8>,
-    /// (start, end) of each line in `raw`.
-    lines: Vec<(usize, usize)>,
-    /// The formatted output being written.
+    /// `TS line\n` for each line, back to back (what NAME.log gets).
     file: Vec<u8>,
+    /// Where each line ends in `file`.
     ends: Vec<usize>,
+    /// Length of the `TS ` prefix.
+    prefix: usize,
+    /// `NAME | line\n` lines for stdout.
+    out: Vec<u8>,
+    ts: Vec<u8>,
 }
 
 impl Batch {
-    fn clear(&mut self) {
-        self.raw.clear();
-        self.lines.clear();
+    fn start(&mut self, ts: &str) {
+        self.file.clear();
+        self.ends.clear();
+        self.ts.clear();
+        self.ts.extend_from_slice(ts.as_bytes());
+        self.ts.push(b' ');
+        self.prefix = self.ts.len();
     }
     fn push_line(&mut self, l: &[u8]) {
-        let a = self.raw.len();
-        self.raw.extend_from_slice(l);
-        self.lines.push((a, self.raw.len()));
+        self.file.extend_from_slice(&self.ts);
+        self.file.extend_from_slice(l);
+        self.file.push(b'\n');
+        self.ends.push(self.file.len());
     }
 }
 
@@ -617,6 +633,7 @@ impl Supervisor {
                         fd,
                         split: LineSplitter::default(),
                         idx: None,
+                        big: false,
                     });
                 }
                 if interactive && ffi::isatty(0) {
@@ -879,11 +896,17 @@ impl Supervisor {
     }
 
     /// Read up to `rounds` chunks; false on EOF or error. The read buffer
-    /// and the batch are reused across calls: the output path allocates
+    /// and the batch are reused across calls, and each line is copied once,
+    /// straight into its timestamped form: the output path allocates
     /// nothing per read.
     fn read_output(&mut self, k: usize, rounds: usize) -> bool {
         let mut buf = std::mem::take(&mut self.read_buf);
-        buf.resize(64 * 1024, 0);
+        let want = if self.outputs[k].big { BIG_PIPE } else { SMALL_READ };
+        if buf.len() < want {
+            // Grown once, on the first flood; idle tends keep 64 KiB.
+            buf.resize(want, 0);
+        }
+        let want = buf.len();
         let mut batch = std::mem::take(&mut self.batch);
         let mut alive = true;
         for _ in 0..rounds {
@@ -895,12 +918,15 @@ impl Supervisor {
                 }
                 Ok(n) => {
                     let i = self.outputs[k].proc;
-                    batch.clear();
+                    batch.start(&self.ts());
                     self.outputs[k]
                         .split
                         .feed(&buf[..n], &mut |l| batch.push_line(l));
                     self.write_batch(i, &mut batch);
-                    if n < buf.len() {
+                    if n >= SMALL_READ / 2 && !self.outputs[k].big {
+                        self.enlarge_pipe(k);
+                    }
+                    if n < want {
                         break;
                     }
                 }
@@ -916,10 +942,18 @@ impl Supervisor {
         alive
     }
 
+    /// The child filled its pipe: give it room, within the budget.
+    fn enlarge_pipe(&mut self, k: usize) {
+        let big = self.outputs.iter().filter(|o| o.big).count();
+        if big < MAX_BIG_PIPES && ffi::set_pipe_size(self.outputs[k].fd.as_raw_fd(), BIG_PIPE) {
+            self.outputs[k].big = true;
+        }
+    }
+
     fn close_output(&mut self, k: usize) {
         let mut o = self.outputs.swap_remove(k);
         let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
+        batch.start(&self.ts());
         o.split.finish(&mut |l| batch.push_line(l));
         self.write_batch(o.proc, &mut batch);
         self.batch = batch;
@@ -927,40 +961,24 @@ impl Supervisor {
 
     /// One chunk's lines: `TS line` to NAME.log, `NAME | line` to stdout.
     fn write_batch(&mut self, i: usize, batch: &mut Batch) {
-        if batch.lines.is_empty() {
+        if batch.ends.is_empty() {
             return;
         }
-        let ts = self.ts();
-        batch.file.clear();
-        batch.ends.clear();
-        for (a, b) in &batch.lines {
-            batch.file.extend_from_slice(ts.as_bytes());
-            batch.file.push(b' ');
-            batch.file.extend_from_slice(&batch.raw[*a..*b]);
-            batch.file.push(b'\n');
-            batch.ends.push(batch.file.len());
-        }
-        let file = &batch.file;
-        let mut start = 0;
-        let lines = batch.ends.iter().map(|&e| {
-            let l = &file[start..e];
-            start = e;
-            l
-        });
-        if let Err(e) = self.runs[i].log.append_lines(lines) {
+        if let Err(e) = self.runs[i].log.append_batch(&batch.file, &batch.ends) {
             let name = format!("{}.log", self.fleet.procs[i].name());
             self.report_log_error(&name, &e);
         }
         if !self.opts.quiet && !self.opts.detached {
-            batch.file.clear();
+            batch.out.clear();
             let name = self.fleet.procs[i].name().as_bytes();
-            for (a, b) in &batch.lines {
-                batch.file.extend_from_slice(name);
-                batch.file.extend_from_slice(b" | ");
-                batch.file.extend_from_slice(&batch.raw[*a..*b]);
-                batch.file.push(b'\n');
+            let mut start = 0;
+            for &end in &batch.ends {
+                batch.out.extend_from_slice(name);
+                batch.out.extend_from_slice(b" | ");
+                batch.out.extend_from_slice(&batch.file[start + batch.prefix..end]);
+                start = end;
             }
-            self.stdout.write(&batch.file);
+            self.stdout.write(&batch.out);
         }
     }
 

@@ -56,6 +56,20 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Resize a pipe (Linux F_SETPIPE_SZ); false where refused or unsupported.
+pub fn set_pipe_size(fd: RawFd, size: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: F_SETPIPE_SZ takes an integer; no memory is passed.
+        unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int) >= 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, size);
+        false
+    }
+}
+
 /// read(2) into `buf`; Ok(0) is EOF. EINTR is retried.
 pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     loop {

@@ -106,27 +106,46 @@ impl LogFile {
         }
     }
 
-    /// Append many lines, each already newline-terminated, rotating
-    /// between lines as needed.
-    pub fn append_lines<'a>(&mut self, lines: impl Iterator<Item = &'a [u8]>) -> io::Result<()> {
-        let mut batch: Vec<u8> = Vec::new();
-        let mut first_err = None;
-        for line in lines {
-            if self.size + (batch.len() + line.len()) as u64 > self.max_size && !batch.is_empty() {
-                if let Err(e) = self.append(&batch) {
-                    first_err.get_or_insert(e);
-                }
-                batch.clear();
+    /// Append the lines of `data`, which end at the offsets `ends` (each
+    /// line newline-terminated), rotating between lines as needed, without
+    /// copying them: the common case is one write of the whole batch.
+    pub fn append_batch(&mut self, data: &[u8], ends: &[usize]) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.verify();
+        self.open()?;
+        let mut start = 0;
+        let mut k = 0;
+        while start < data.len() {
+            // The last line end that still fits; at least one line.
+            let room = self.max_size.saturating_sub(self.size) as usize;
+            let fit = ends[k..].partition_point(|&e| e - start <= room);
+            let (end, next_k) = if fit > 0 {
+                (ends[k + fit - 1], k + fit)
+            } else if self.size > 0 {
+                self.rotate()?;
+                continue;
+            } else {
+                // One line longer than max_size: written whole.
+                (ends[k], k + 1)
+            };
+            let res = match self.file.as_mut() {
+                Some(f) => f.write_all(&data[start..end]),
+                None => Ok(()),
+            };
+            if let Err(e) = res {
+                self.file = None;
+                return Err(e);
             }
-            batch.extend_from_slice(line);
+            self.size += (end - start) as u64;
+            start = end;
+            k = next_k;
+            if start < data.len() {
+                self.rotate()?;
+            }
         }
-        if let Err(e) = self.append(&batch) {
-            first_err.get_or_insert(e);
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// If the file was deleted or moved away under us (its directory
@@ -153,7 +172,7 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     /// Feed bytes; `emit` gets each complete line without its newline.
-    pub fn feed(&mut self, mut data: &[u8], emit: &mut dyn FnMut(&[u8])) {
+    pub fn feed(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
         while !data.is_empty() {
             match memchr(b'\n', data) {
                 Some(i) => {
@@ -167,10 +186,10 @@ impl LineSplitter {
                         }
                     } else {
                         self.partial.extend_from_slice(line);
-                        let p = std::mem::take(&mut self.partial);
-                        for piece in p.chunks(MAX_LINE) {
+                        for piece in self.partial.chunks(MAX_LINE) {
                             emit(piece);
                         }
+                        self.partial.clear();
                     }
                     data = &rest[1..];
                 }
@@ -188,7 +207,7 @@ impl LineSplitter {
     }
 
     /// EOF: the last line without a newline, if any.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(&[u8])) {
+    pub fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
             let p = std::mem::take(&mut self.partial);
             emit(&p);
@@ -196,8 +215,23 @@ impl LineSplitter {
     }
 }
 
+/// The first `b` in `s`, eight bytes at a time (the classic "has zero
+/// byte" word trick): the output path scans every byte a child writes.
 fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&c| c == b)
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(b);
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&c| c == b).map(|p| p + i)
 }
 
 #[cfg(test)]
@@ -223,6 +257,54 @@ mod tests {
     }
 
     #[test]
+    fn memchr_finds_the_first_newline_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut v = vec![b'x'; len];
+                if at < len {
+                    v[at] = b'\n';
+                    if at + 3 < len {
+                        v[at + 3] = b'\n';
+                    }
+                }
+                let want = if at < len { Some(at) } else { None };
+                assert_eq!(memchr(b'\n', &v), want, "len {len} at {at}");
+            }
+        }
+        // Bytes that trip naive word tricks (0x80, 0x8a = '\n' | 0x80).
+        assert_eq!(memchr(b'\n', &[0x8a, 0x80, 0x0b, 0x09, 0xff, 0x8a, 0x80, 0x00, b'\n']), Some(8));
+    }
+
+    #[test]
+    fn a_batch_rotates_between_its_lines() {
+        let dir = std::env::temp_dir().join(format!("tend-batch-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut f = LogFile::new(dir.join("b.log"), 100, 10);
+        // 30 lines of 10 bytes in one batch: 3 full files of 100 bytes.
+        let mut data = Vec::new();
+        let mut ends = Vec::new();
+        for i in 0..30 {
+            data.extend_from_slice(format!("line {i:04}\n").as_bytes());
+            ends.push(data.len());
+        }
+        f.append_batch(&data, &ends).unwrap();
+        let mut all = String::new();
+        for name in ["b.log.2", "b.log.1", "b.log"] {
+            let s = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert_eq!(s.len(), 100, "{name}");
+            all.push_str(&s);
+        }
+        assert_eq!(all.as_bytes(), &data[..]);
+        // A line longer than max_size is written whole, alone.
+        let long = vec![b'y'; 150];
+        let mut l = long.clone();
+        l.push(b'\n');
+        f.append_batch(&l, &[l.len()]).unwrap();
+        assert_eq!(std::fs::read(dir.join("b.log")).unwrap(), l);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn long_lines_are_split_at_64k() {
         let big = vec![b'x'; MAX_LINE * 2 + 10];
         let mut data = big.clone();
@@ -245,7 +327,7 @@ mod tests {
         let mut f = LogFile::new(dir.join("x.log"), 100, 3);
         let lines: Vec<String> = (0..50).map(|i| format!("line {i:04}\n")).collect();
         for l in &lines {
-            f.append_lines(std::iter::once(l.as_bytes())).unwrap();
+            f.append_batch(l.as_bytes(), &[l.len()]).unwrap();
         }
         let mut got = Vec::new();
         for name in ["x.log.3", "x.log.2", "x.log.1", "x.log"] {
