@@ -470,7 +470,7 @@ pub const FLAGS: &[Flag] = &[
         "DUR",
         "health_start_period",
         Group::Health,
-        "failures do not count this long (default 0)",
+        "wait this long before the first probe (default 0)",
     ),
     // --- tend run: the supervisor ---
     Flag {
