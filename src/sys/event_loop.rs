@@ -673,7 +673,11 @@ impl Supervisor {
 
     fn find_escaped(&self, i: usize) -> Vec<(u32, u64)> {
         let pids = &self.pids;
-        super::procfs::escaped(ffi::getpid(), &|p| pids.contains_key(&p), self.fleet.procs[i].name())
+        super::procfs::escaped(
+            ffi::getpid(),
+            &|p| pids.contains_key(&p),
+            self.fleet.procs[i].name(),
+        )
     }
 
     fn emit(&mut self, ev: Event) {
@@ -901,7 +905,11 @@ impl Supervisor {
     /// nothing per read.
     fn read_output(&mut self, k: usize, rounds: usize) -> bool {
         let mut buf = std::mem::take(&mut self.read_buf);
-        let want = if self.outputs[k].big { BIG_PIPE } else { SMALL_READ };
+        let want = if self.outputs[k].big {
+            BIG_PIPE
+        } else {
+            SMALL_READ
+        };
         if buf.len() < want {
             // Grown once, on the first flood; idle tends keep 64 KiB.
             buf.resize(want, 0);
@@ -975,7 +983,9 @@ impl Supervisor {
             for &end in &batch.ends {
                 batch.out.extend_from_slice(name);
                 batch.out.extend_from_slice(b" | ");
-                batch.out.extend_from_slice(&batch.file[start + batch.prefix..end]);
+                batch
+                    .out
+                    .extend_from_slice(&batch.file[start + batch.prefix..end]);
                 start = end;
             }
             self.stdout.write(&batch.out);

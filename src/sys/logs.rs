@@ -272,7 +272,13 @@ mod tests {
             }
         }
         // Bytes that trip naive word tricks (0x80, 0x8a = '\n' | 0x80).
-        assert_eq!(memchr(b'\n', &[0x8a, 0x80, 0x0b, 0x09, 0xff, 0x8a, 0x80, 0x00, b'\n']), Some(8));
+        assert_eq!(
+            memchr(
+                b'\n',
+                &[0x8a, 0x80, 0x0b, 0x09, 0xff, 0x8a, 0x80, 0x00, b'\n']
+            ),
+            Some(8)
+        );
     }
 
     #[test]
