@@ -1551,47 +1551,15 @@ pub fn normalized_text(plan: &Plan) -> String {
     out
 }
 
-/// Every key `normalized_json` writes below the top level, in the order
-/// SPEC §2 lists them.
-const KEY_ORDER: &[&str] = &[
-    "name",
-    "command",
-    "args",
-    "cwd",
-    "env",
-    "user",
-    "restart",
-    "restart_delay",
-    "backoff_max",
-    "backoff_factor",
-    "min_uptime",
-    "max_restarts",
-    "restart_window",
-    "breaker_cooldown",
-    "success_exit_codes",
-    "stop_signal",
-    "stop_timeout",
-    "startup",
-    "liveness",
-    "readiness",
-    "exec",
-    "tcp",
-    "http",
-    "interval",
-    "timeout",
-    "failure_threshold",
-    "success_threshold",
-    "initial_delay",
-    "depends_on",
-    "limits",
-    "memory",
-    "runtime",
-    "procs",
-    "on_limit",
-    "log",
-    "max_size",
-    "keep",
-];
+/// Where a key goes in `tend check` output below the top level: the order
+/// of the key lists validation uses, which is SPEC §2's (keys of different
+/// objects never meet, so one rank serves all of them).
+fn key_rank(k: &str) -> usize {
+    [PROC_KEYS, PROBE_KEYS, LIMITS_KEYS, LOG_KEYS]
+        .iter()
+        .find_map(|list| list.iter().position(|o| *o == k))
+        .unwrap_or(usize::MAX)
+}
 
 fn write_json(v: &Value, indent: usize, ordered: bool, out: &mut String) {
     let pad = |n: usize| "  ".repeat(n);
@@ -1602,8 +1570,13 @@ fn write_json(v: &Value, indent: usize, ordered: bool, out: &mut String) {
             if ordered {
                 // The top level has its own order (its `http` is not a
                 // probe's).
-                let order = if indent == 0 { TOP_KEYS } else { KEY_ORDER };
-                keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
+                if indent == 0 {
+                    keys.sort_by_key(|k| {
+                        TOP_KEYS.iter().position(|o| o == k).unwrap_or(usize::MAX)
+                    });
+                } else {
+                    keys.sort_by_key(|k| key_rank(k));
+                }
             }
             out.push_str("{\n");
             for (i, k) in keys.iter().enumerate() {
