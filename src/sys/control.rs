@@ -38,6 +38,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::accept::Accepted;
 use crate::proto::{Reply, Request, MAX_REQUEST, VERSION};
 use crate::sys::poll::{PollSet, IN, OUT};
 
@@ -57,9 +58,6 @@ const BACKLOG: libc::c_int = 512;
 const ACCEPT_PER_TURN: usize = 128;
 /// Open clients at most; beyond it new connections wait in the backlog.
 const MAX_CLIENTS: usize = 1024;
-/// After EMFILE and friends, stop polling the listener this long instead
-/// of spinning on a listener that stays readable.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Commands the protocol knows, to tell "unknown command" from a bad
 /// field. Kept in step with `proto::Request` by a test.
 const COMMANDS: [&str; 10] = [
@@ -471,22 +469,18 @@ impl ControlServer {
             if self.clients.len() >= self.max_clients {
                 return;
             }
-            let stream = match self.listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => return,
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays
-                    // readable; back off instead of spinning.
-                    _ => {
-                        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-                        self.warning = Some(format!(
-                            "control socket: cannot accept a client: {}",
-                            crate::error::os_text(&e)
-                        ));
-                        return;
-                    }
-                },
+            let stream = match super::accept::classify(self.listener.accept()) {
+                Accepted::Stream(s) => s,
+                Accepted::Retry => continue,
+                Accepted::Empty => return,
+                Accepted::Failed(e) => {
+                    self.accept_paused_until = Some(now + super::accept::PAUSE);
+                    self.warning = Some(format!(
+                        "control socket: cannot accept a client: {}",
+                        crate::error::os_text(&e)
+                    ));
+                    return;
+                }
             };
             if stream.set_nonblocking(true).is_err() {
                 continue;

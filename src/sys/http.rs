@@ -41,6 +41,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use super::accept::Accepted;
 use crate::proto::StatusDoc;
 use crate::sys::poll::{PollSet, IN, OUT};
 
@@ -59,9 +60,6 @@ pub const MAX_CONNS: usize = 128;
 const ACCEPT_PER_TURN: usize = 64;
 /// Bytes discarded per connection per turn while lingering.
 const LINGER_READ_PER_TURN: usize = 256 * 1024;
-/// After EMFILE and friends, stop polling the listener this long instead
-/// of spinning on a listener that stays readable.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const JSON_TYPE: &str = "application/json";
@@ -349,22 +347,18 @@ impl HttpServer {
             if self.conns.iter().filter(|c| !c.done).count() >= self.max_conns {
                 return;
             }
-            let stream = match self.listener.accept() {
-                Ok((s, _)) => s,
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => return,
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays
-                    // readable; back off instead of spinning.
-                    _ => {
-                        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-                        self.warning = Some(format!(
-                            "http: cannot accept a connection: {}",
-                            crate::error::os_text(&e)
-                        ));
-                        return;
-                    }
-                },
+            let stream = match super::accept::classify(self.listener.accept()) {
+                Accepted::Stream(s) => s,
+                Accepted::Retry => continue,
+                Accepted::Empty => return,
+                Accepted::Failed(e) => {
+                    self.accept_paused_until = Some(now + super::accept::PAUSE);
+                    self.warning = Some(format!(
+                        "http: cannot accept a connection: {}",
+                        crate::error::os_text(&e)
+                    ));
+                    return;
+                }
             };
             if stream.set_nonblocking(true).is_err() {
                 continue;

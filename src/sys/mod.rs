@@ -1,6 +1,7 @@
 //! `sys`: the impure, thin shell — the only code that talks to the kernel
 //! (fork/exec, signals, fds, files, sockets, the clock).
 
+pub mod accept;
 pub mod control;
 pub mod daemon;
 pub mod event_loop;
