@@ -775,29 +775,19 @@ fn plain(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{ActionResult, BreakerStatus, Info, ProcStatus, TendInfo};
+    use crate::proto::{ActionResult, Info, ProcStatus, TendInfo};
     use crate::sys::control::{ClientId, ControlServer};
     use crate::sys::poll::PollSet;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    struct TempDir(PathBuf);
+    use crate::testutil::TempDir;
 
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let n = N.fetch_add(1, Ordering::SeqCst);
-            let p = std::env::temp_dir().join(format!("tend-cli-{}-{tag}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(p.join("logs")).unwrap();
-            TempDir(p)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A DIR with its `logs/` already made, as a tend would leave it.
+    fn tmp(tag: &str) -> TempDir {
+        let d = TempDir::new(tag);
+        std::fs::create_dir_all(d.0.join("logs")).unwrap();
+        d
     }
 
     /// Run `cmd` against `dir`; returns (code, stdout, stderr).
@@ -895,23 +885,13 @@ mod tests {
                 version: "0.1.0".into(),
             },
             processes: vec![ProcStatus {
-                name: "web".into(),
                 state: "running".into(),
                 health: "healthy".into(),
                 ready: true,
                 pid: Some(11),
                 uptime_ms: 45_000,
                 starts: 1,
-                restarts: 0,
-                last_start: None,
-                last_exit: None,
-                last_error: None,
-                next_restart_ms: None,
-                breaker: BreakerStatus {
-                    open: false,
-                    failures: 0,
-                    retry_at: None,
-                },
+                ..crate::testutil::proc_status("web")
             }],
             children: vec![],
         }
@@ -924,7 +904,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn no_tend_means_exit_3() {
-        let dir = TempDir::new("none");
+        let dir = tmp("none");
         let (code, out, err) = run_cmd(
             &dir.0,
             Command::Stop {
@@ -949,7 +929,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn status_not_running_shows_state_json() {
-        let dir = TempDir::new("state");
+        let dir = tmp("state");
         let (code, out, _) = run_cmd(
             &dir.0,
             Command::Status {
@@ -993,7 +973,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn status_table_json_and_errors() {
-        let dir = TempDir::new("status");
+        let dir = tmp("status");
         let tend = FakeTend::start(&dir.0, |req| match req {
             Request::Status { names, .. } if names.iter().any(|n| n != "web") => {
                 Some(Reply::error("unknown process: nope"))
@@ -1043,7 +1023,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn actions_print_one_line_per_result() {
-        let dir = TempDir::new("actions");
+        let dir = tmp("actions");
         let _tend = FakeTend::start(&dir.0, |req| match req {
             Request::Stop { all: true, .. } => Some(Reply {
                 ok: true,
@@ -1108,7 +1088,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn health_exit_codes() {
-        let dir = TempDir::new("health");
+        let dir = tmp("health");
         let _tend = FakeTend::start(&dir.0, |req| match req {
             Request::Health { names, .. } if names.is_empty() => Some(Reply {
                 ok: true,
@@ -1148,7 +1128,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn shutdown_waits_until_tend_is_gone() {
-        let dir = TempDir::new("shutdown");
+        let dir = tmp("shutdown");
         let tend = Arc::new(Mutex::new(Some(FakeTend::start(&dir.0, |req| match req {
             Request::Shutdown { .. } => Some(Reply::ok()),
             _ => None,
@@ -1183,7 +1163,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn tail_bytes_counts_lines() {
-        let dir = TempDir::new("tail");
+        let dir = tmp("tail");
         let p = dir.0.join("f");
         for (content, n, want, got) in [
             ("a\nb\nc\n", 2, "b\nc\n", 2),
@@ -1215,7 +1195,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn logs_tail_across_rotations_without_tend() {
-        let dir = TempDir::new("logs");
+        let dir = tmp("logs");
         let logs = dir.0.join("logs");
         std::fs::write(logs.join("web.log.2"), "1\n2\n").unwrap();
         std::fs::write(logs.join("web.log.1"), "3\n4\n").unwrap();
@@ -1257,7 +1237,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn logs_uses_the_log_dir_tend_reports() {
-        let dir = TempDir::new("logdir");
+        let dir = tmp("logdir");
         let elsewhere = dir.0.join("elsewhere");
         std::fs::create_dir_all(&elsewhere).unwrap();
         std::fs::write(elsewhere.join("web.log"), "there\n").unwrap();
@@ -1286,7 +1266,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn logs_follow_survives_rotation_and_truncation() {
-        let dir = TempDir::new("follow");
+        let dir = tmp("follow");
         let logs = dir.0.join("logs");
         let live = logs.join("web.log");
         std::fs::write(&live, "old\n").unwrap();
@@ -1379,7 +1359,7 @@ web   running  healthy  yes    11   45s     0         -          -
 
     #[test]
     fn events_history_and_follow() {
-        let dir = TempDir::new("events");
+        let dir = tmp("events");
         std::fs::write(
             dir.0.join("events.jsonl.1"),
             "{\"ts\":\"T0\",\"event\":\"reload\"}\n",

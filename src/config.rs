@@ -99,12 +99,10 @@ mod tests {
 
     #[test]
     fn loads_a_file() {
-        let dir = std::env::temp_dir().join(format!("tend-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("tend.json");
+        let tmp = crate::testutil::TempDir::new("config");
+        let p = tmp.0.join("tend.json");
         std::fs::write(&p, "{\"processes\": []}").unwrap();
         let v = load(&p).unwrap();
         assert!(v["processes"].is_array());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

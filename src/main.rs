@@ -15,6 +15,8 @@ mod signal;
 mod size;
 mod status;
 mod sys;
+#[cfg(test)]
+mod testutil;
 mod validate;
 
 use cli::Command;

@@ -280,27 +280,12 @@ fn label(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{BreakerStatus, ChildRecord, TendInfo};
+    use crate::proto::{ChildRecord, TendInfo};
 
     fn proc_(name: &str, state: &str) -> ProcStatus {
         ProcStatus {
-            name: name.to_string(),
             state: state.to_string(),
-            health: "unknown".to_string(),
-            ready: false,
-            pid: None,
-            uptime_ms: 0,
-            starts: 0,
-            restarts: 0,
-            last_start: None,
-            last_exit: None,
-            last_error: None,
-            next_restart_ms: None,
-            breaker: BreakerStatus {
-                open: false,
-                failures: 0,
-                retry_at: None,
-            },
+            ..crate::testutil::proc_status(name)
         }
     }
 

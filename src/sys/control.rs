@@ -783,25 +783,11 @@ mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::thread::JoinHandle;
 
-    struct TempDir(PathBuf);
+    use crate::testutil::TempDir;
 
     impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let p = std::env::temp_dir().join(format!("tend-ctl-{}-{tag}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
         fn sock(&self) -> PathBuf {
             self.0.join("tend.sock")
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

@@ -712,29 +712,20 @@ fn healthz(doc: &StatusDoc) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{BreakerStatus, ProcStatus, TendInfo};
+    use crate::proto::{ProcStatus, TendInfo};
     use std::io::Write;
     use std::thread::JoinHandle;
 
     fn proc_(name: &str, ready: bool) -> ProcStatus {
         ProcStatus {
-            name: name.to_string(),
             state: "running".to_string(),
-            health: "unknown".to_string(),
             ready,
             pid: Some(4242),
             uptime_ms: 1500,
             starts: 2,
             restarts: 1,
             last_start: Some("2026-01-02T03:04:05Z".into()),
-            last_exit: None,
-            last_error: None,
-            next_restart_ms: None,
-            breaker: BreakerStatus {
-                open: false,
-                failures: 0,
-                retry_at: None,
-            },
+            ..crate::testutil::proc_status(name)
         }
     }
 
