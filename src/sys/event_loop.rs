@@ -57,8 +57,10 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
     Proc(usize),
-    Probe(usize),
-    Hook(usize),
+    /// A running probe attempt (found among the attempts by PID).
+    Probe,
+    /// A running hook (found among the hooks by PID).
+    Hook,
     /// A cancelled probe still to be reaped.
     Ignored,
 }
@@ -722,8 +724,7 @@ impl Supervisor {
         spec.env.push(("TEND_NAME".into(), ev.name.clone()));
         match super::spawn::spawn(&spec, super::spawn::Mode::Hook) {
             Ok(sp) => {
-                let idx = self.hooks.len();
-                self.pids.insert(sp.pid, Owner::Hook(idx));
+                self.pids.insert(sp.pid, Owner::Hook);
                 self.hooks.push(Hook {
                     pid: sp.pid,
                     event: name.to_string(),
@@ -851,14 +852,14 @@ impl Supervisor {
                     }
                 }
             }
-            Some(Owner::Probe(_)) | Some(Owner::Ignored) => {
+            Some(Owner::Probe) | Some(Owner::Ignored) => {
                 for p in &mut self.probes {
                     if p.attempt.pid() == Some(pid) {
                         p.attempt.on_exit(status);
                     }
                 }
             }
-            Some(Owner::Hook(_)) => {
+            Some(Owner::Hook) => {
                 if let Some(pos) = self.hooks.iter().position(|h| h.pid == pid) {
                     let h = self.hooks.remove(pos);
                     let st = ffi::decode_status(status);
@@ -1067,7 +1068,7 @@ impl Supervisor {
             Attempt::start(&spec.kind, &addrs, spec.timeout, now)
         });
         if let Some(pid) = attempt.pid() {
-            self.pids.insert(pid, Owner::Probe(i));
+            self.pids.insert(pid, Owner::Probe);
         }
         self.probes.push(ProbeRun {
             proc: i,
@@ -1076,22 +1077,18 @@ impl Supervisor {
         });
     }
 
+    /// Abandon process `i`'s running attempts. An exec probe's group is
+    /// killed; the reaper still collects it and ignores the exit.
     fn cancel_probes(&mut self, i: usize) {
-        let now = self.now_i;
-        let mut k = 0;
-        while k < self.probes.len() {
-            if self.probes[k].proc == i {
-                let mut p = self.probes.swap_remove(k);
-                if let Some(pid) = p.attempt.pid() {
-                    // Kill its group; the reaper still collects it.
-                    let _ = ffi::kill_group(pid, libc::SIGKILL);
-                    self.pids.insert(pid, Owner::Ignored);
-                }
-                let _ = p.attempt.take_outcome();
-                let _ = now;
-                continue;
+        let (gone, kept): (Vec<ProbeRun>, Vec<ProbeRun>) = std::mem::take(&mut self.probes)
+            .into_iter()
+            .partition(|p| p.proc == i);
+        self.probes = kept;
+        for p in gone {
+            if let Some(pid) = p.attempt.pid() {
+                let _ = ffi::kill_group(pid, libc::SIGKILL);
+                self.pids.insert(pid, Owner::Ignored);
             }
-            k += 1;
         }
     }
 
@@ -1245,7 +1242,7 @@ impl Supervisor {
             return;
         }
         match req {
-            Request::Status { names, .. } => match self.indices(&names, false) {
+            Request::Status { names, .. } => match self.indices(&names) {
                 Ok(idx) => {
                     let mut doc = self.status_doc(false);
                     if !names.is_empty() {
@@ -1257,7 +1254,7 @@ impl Supervisor {
                 }
                 Err(e) => self.reply(id, Reply::error(e)),
             },
-            Request::Health { names, .. } => match self.indices(&names, true) {
+            Request::Health { names, .. } => match self.indices(&names) {
                 Ok(idx) => {
                     let mut r = Reply::ok();
                     r.not_ready = idx
@@ -1324,8 +1321,8 @@ impl Supervisor {
         }
     }
 
-    /// Names → indices; empty means all (when `empty_is_all`).
-    fn indices(&self, names: &[String], _empty_is_all: bool) -> Result<Vec<usize>, String> {
+    /// Names → indices; no names means every process.
+    fn indices(&self, names: &[String]) -> Result<Vec<usize>, String> {
         if names.is_empty() {
             return Ok(self.fleet.live());
         }
@@ -1353,7 +1350,7 @@ impl Supervisor {
             self.reply(id, Reply::error("no process named (give NAME... or --all)"));
             return;
         }
-        let idx = match self.indices(names, all) {
+        let idx = match self.indices(names) {
             Ok(i) => i,
             Err(e) => {
                 self.reply(id, Reply::error(e));
