@@ -68,18 +68,11 @@ fn run_marked_cmd(mut cmd: Command) -> Ran {
         let _ = se.read_to_end(&mut v);
         let _ = tx_err.send(v);
     });
-    let deadline = Instant::now() + WAIT;
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(shell_code(st));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let code = wait_child(&mut child, WAIT);
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let out = rx_out.recv_timeout(Duration::from_secs(2));
     let err = rx_err.recv_timeout(Duration::from_secs(2));
     Ran {

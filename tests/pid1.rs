@@ -118,16 +118,10 @@ impl Ns {
 
     /// unshare exits with tend's status (re-raising a fatal signal).
     fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.code.is_none() {
-                self.code = self.unshare.try_wait().unwrap().map(shell_code);
-            }
-            if self.code.is_some() || Instant::now() >= deadline {
-                return self.code;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if self.code.is_none() {
+            self.code = wait_child(&mut self.unshare, timeout);
         }
+        self.code
     }
 
     fn expect_exit(&mut self, timeout: Duration) -> i32 {

@@ -217,16 +217,7 @@ struct Odd {
 
 impl Odd {
     fn wait(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return Some(shell_code(st));
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child, timeout)
     }
     fn stderr(&self) -> String {
         read_lossy(&self.err)

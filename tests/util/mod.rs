@@ -169,6 +169,17 @@ pub fn poll_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Wait for `child` to exit, polling until `timeout`: its shell-style code,
+/// or None if it is still running then.
+pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> Option<i32> {
+    let mut code = None;
+    poll_for(timeout, || {
+        code = child.try_wait().ok().flatten().map(shell_code);
+        code.is_some()
+    });
+    code
+}
+
 /// A shell-style code: the exit code, or 128+N when killed by signal N.
 pub fn shell_code(st: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
